@@ -1,0 +1,41 @@
+"""toolchain_sdk: put model-mediated work under change control with one decorator.
+
+``@governed_call`` makes every model call traced (OpenTelemetry), hashed, inventoried and — as
+the controls land — gated, switchable and recorded. See ``docs/getting-started.md``.
+"""
+
+from toolchain_sdk.call import GovernedCall, current_call
+from toolchain_sdk.config import Settings, configure
+from toolchain_sdk.errors import (
+    ApprovalDenied,
+    AuditUnavailable,
+    ConfigError,
+    FallbackFailed,
+    KillSwitchEngaged,
+    ToolchainError,
+)
+from toolchain_sdk.governed import governed, governed_call
+from toolchain_sdk.inventory import SurfaceSpec, surfaces
+from toolchain_sdk.prompts import Prompt
+from toolchain_sdk.tracing import shutdown
+
+__all__ = [
+    "ApprovalDenied",
+    "AuditUnavailable",
+    "ConfigError",
+    "FallbackFailed",
+    "GovernedCall",
+    "KillSwitchEngaged",
+    "Prompt",
+    "Settings",
+    "SurfaceSpec",
+    "ToolchainError",
+    "configure",
+    "current_call",
+    "governed",
+    "governed_call",
+    "shutdown",
+    "surfaces",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,201 @@
+"""``GovernedCall``: the handle a governed function gets for its one call, and ``current_call()``.
+
+The handle carries what the surface declared (model, provider, prompt) and collects what only
+the call knows (output, usage, retrieval source, custom attributes) for the span written at
+its end. It is injected as the ``call`` parameter, or found with ``current_call()``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry.trace import Span
+from opentelemetry.util import types as otel_types
+
+from toolchain_sdk import config, semconv
+from toolchain_sdk._safety import warn_once
+from toolchain_sdk.hashing import canonical_json
+from toolchain_sdk.prompts import Prompt
+
+if TYPE_CHECKING:
+    from toolchain_sdk.governed import _Surface
+
+__all__ = ["GovernedCall", "current_call"]
+
+_CURRENT: contextvars.ContextVar[GovernedCall | None] = contextvars.ContextVar("toolchain_current_call", default=None)
+
+
+def current_call() -> GovernedCall | None:
+    """The governed call running in this context (across ``await`` and nested functions), or ``None``."""
+    return _CURRENT.get()
+
+
+def _field(obj: object, name: str) -> Any:
+    if obj is None:
+        return None
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def _first(*values: object) -> Any:
+    return next((v for v in values if v is not None), None)
+
+
+def _attribute_value(value: object) -> otel_types.AttributeValue | None:
+    """Coerce to a valid span attribute value: primitives and homogeneous lists pass, others as JSON."""
+    if isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
+        items = list(value)
+        kinds = {type(v) for v in items}
+        if len(kinds) <= 1 and kinds <= {str, bool, int, float}:
+            return items  # type: ignore[return-value]
+    try:
+        return canonical_json(value).decode("utf-8")
+    except (TypeError, ValueError):
+        return None
+
+
+class GovernedCall:
+    """The handle of one governed call.
+
+    Attributes:
+        surface: the surface name.
+        owner, risk, model, provider, operation: as declared on the surface.
+        prompt: the surface's ``Prompt`` (``None`` when none is declared).
+        outcome: ``ok``, ``fallback``, ``denied`` or ``error`` once known.
+    """
+
+    __slots__ = (
+        "_args",
+        "_attrs",
+        "_events",
+        "_instance",
+        "_kwargs",
+        "_output",
+        "_span",
+        "_surface",
+        "outcome",
+    )
+
+    def __init__(
+        self, surface: _Surface, args: tuple[object, ...], kwargs: dict[str, object], instance: object
+    ) -> None:
+        self._surface = surface
+        self._args = args
+        self._kwargs = kwargs
+        self._instance = instance
+        self._span: Span | None = None
+        self._attrs: dict[str, otel_types.AttributeValue] = {}
+        self._events: list[tuple[str, dict[str, otel_types.AttributeValue]]] = []
+        self._output: tuple[object] | None = None
+        self.outcome: str | None = None
+
+    # --- what the surface declared -----------------------------------------------------------
+    @property
+    def surface(self) -> str:
+        return self._surface.spec.surface
+
+    @property
+    def owner(self) -> str | None:
+        return self._surface.spec.owner
+
+    @property
+    def risk(self) -> str:
+        return self._surface.spec.risk
+
+    @property
+    def model(self) -> str | None:
+        return self._surface.spec.model
+
+    @property
+    def provider(self) -> str | None:
+        return self._surface.spec.provider
+
+    @property
+    def operation(self) -> str:
+        return self._surface.spec.operation
+
+    @property
+    def prompt(self) -> Prompt | None:
+        return self._surface.prompt
+
+    @property
+    def span(self) -> Span | None:
+        """The call's OpenTelemetry span, or ``None`` when tracing is off."""
+        return self._span
+
+    @property
+    def arguments(self) -> dict[str, object]:
+        """The call's arguments by parameter name (defaults applied; ``self`` and ``call`` left out)."""
+        return self._surface.binder.bind(self._args, self._kwargs, self._instance is not None)
+
+    # --- what only the call knows -------------------------------------------------------------
+    def record_output(self, value: object) -> None:
+        """Declare the call's output; its hash goes on the span (overrides a decorated return value)."""
+        self._output = (value,)
+
+    def record_usage(
+        self,
+        response: object = None,
+        *,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        response_model: str | None = None,
+        response_id: str | None = None,
+    ) -> None:
+        """Record token usage and the response's model and id.
+
+        Accepts explicit values, or an OpenAI-style (``usage.prompt_tokens``/``completion_tokens``
+        or ``input_tokens``/``output_tokens``) or Anthropic-style response, as an object or a dict.
+        Explicit values win over what the response holds.
+        """
+        usage = _field(response, "usage")
+        values: dict[str, object] = {
+            semconv.GEN_AI_USAGE_INPUT_TOKENS: _first(
+                input_tokens, _field(usage, "input_tokens"), _field(usage, "prompt_tokens")
+            ),
+            semconv.GEN_AI_USAGE_OUTPUT_TOKENS: _first(
+                output_tokens, _field(usage, "output_tokens"), _field(usage, "completion_tokens")
+            ),
+            semconv.GEN_AI_RESPONSE_MODEL: _first(response_model, _field(response, "model")),
+            semconv.GEN_AI_RESPONSE_ID: _first(response_id, _field(response, "id")),
+        }
+        for key, value in values.items():
+            if isinstance(value, (int, str)) and not isinstance(value, bool):
+                self._attrs[key] = value
+        got = values[semconv.GEN_AI_RESPONSE_MODEL]
+        if isinstance(got, str) and self.model:
+            self._attrs[semconv.MODEL_MISMATCH] = not got.startswith(self.model)
+
+    def set_retrieval(self, index: str, version: str | int) -> None:
+        """Name the retrieval index (and its version) this call's context came from."""
+        self._attrs[semconv.RETRIEVAL_INDEX] = index
+        self._attrs[semconv.RETRIEVAL_VERSION] = str(version)
+        self._attrs[semconv.GEN_AI_DATA_SOURCE_ID] = index
+
+    def set_attribute(self, key: str, value: object) -> None:
+        """Put a custom attribute on the span; values that are not OTel types are stored as JSON.
+
+        A value that cannot be serialised is dropped with one warning; it never raises.
+        """
+        coerced = _attribute_value(value)
+        if coerced is None:
+            warn_once(f"attr:{key}", "toolchain_sdk: attribute %r dropped: %s cannot be serialised", key, type(value))
+            return
+        self._attrs[key] = coerced
+
+    def add_event(self, name: str, attributes: Mapping[str, object] | None = None) -> None:
+        """Add a span event (kept until the span ends, so it is safe with tracing off)."""
+        attrs = {k: v for k, v in ((k, _attribute_value(v)) for k, v in (attributes or {}).items()) if v is not None}
+        self._events.append((name, attrs))
+
+    def hash_of(self, value: object) -> str:
+        """The hash of ``value`` under the process's hashing rules (what ``toolchain hash`` prints)."""
+        return config.hasher().hash_value(value)
+
+    def __repr__(self) -> str:
+        return f"<GovernedCall surface={self.surface!r} model={self.model!r} outcome={self.outcome!r}>"

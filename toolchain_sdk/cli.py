@@ -1,0 +1,71 @@
+"""The ``toolchain`` command: operator tools that need no running server.
+
+Subcommands register themselves in ``_COMMANDS`` (one function adding its parser each), so the
+kill-switch and approval commands plug in beside ``hash``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from toolchain_sdk import config
+from toolchain_sdk.errors import ToolchainError
+
+__all__ = ["main"]
+
+
+def _cmd_hash(args: argparse.Namespace) -> int:
+    hasher = config.hasher()
+    if args.file is not None:
+        value: object = Path(args.file).read_bytes()
+    elif args.json is not None:
+        value = json.loads(args.json)
+    elif args.text is not None:
+        value = args.text
+    else:
+        value = sys.stdin.buffer.read()
+    print(hasher.hash_value(value))
+    if args.verbose:
+        print(f"alg={hasher.alg}" + (f" key_id={hasher.key_id}" if hasher.key_id else ""), file=sys.stderr)
+    return 0
+
+
+def _add_hash(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "hash",
+        help="print the hash a span would carry for a value",
+        description="Print toolchain.output.sha256 / input.sha256 as the SDK computes it: SHA-256 of "
+        "UTF-8 text, of raw file bytes, or of canonical JSON; HMAC-SHA256 when TOOLCHAIN_HASH_KEY is set.",
+    )
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("text", nargs="?", help="the text to hash (UTF-8)")
+    src.add_argument("--file", "-f", help="hash this file's bytes")
+    src.add_argument("--json", help="hash this JSON value canonically (for non-text outputs and inputs)")
+    p.add_argument("--verbose", "-v", action="store_true", help="also print the algorithm and key id")
+    p.set_defaults(func=_cmd_hash)
+
+
+_COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [_add_hash]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every registered subcommand."""
+    parser = argparse.ArgumentParser(prog="toolchain", description="Operate governed model calls.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in _COMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (2 for usage or configuration errors)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ToolchainError, OSError, ValueError) as exc:
+        print(f"toolchain: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,70 @@
+"""The exception hierarchy of toolchain_sdk.
+
+::
+
+    ToolchainError
+     ├── ConfigError          bad configuration, raised at decoration / configure() time
+     ├── ApprovalDenied       a gated call had no explicit approval (fail closed)
+     ├── KillSwitchEngaged    a switched-off surface has no fallback to answer with
+     ├── FallbackFailed       the fallback handler itself raised (chained to the cause)
+     └── AuditUnavailable     a high-risk call could not be recorded, so it did not run
+
+Exceptions raised by the wrapped function are never wrapped: they propagate unchanged.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ApprovalDenied",
+    "AuditUnavailable",
+    "ConfigError",
+    "FallbackFailed",
+    "KillSwitchEngaged",
+    "ToolchainError",
+]
+
+
+class ToolchainError(Exception):
+    """Base class of every error the SDK raises itself."""
+
+
+class ConfigError(ToolchainError, ValueError):
+    """A surface or ``configure()`` was set up wrongly; the message says what to change."""
+
+
+class ApprovalDenied(ToolchainError):
+    """A gated call was not explicitly approved: denied, timed out, or the approver failed.
+
+    Attributes:
+        request_id: id of the approval request, when one was made.
+        decision: ``denied``, ``timeout`` or ``error``.
+        reason: the approver's reason, or what went wrong.
+    """
+
+    def __init__(
+        self, message: str, *, request_id: str | None = None, decision: str = "denied", reason: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.request_id = request_id
+        self.decision = decision
+        self.reason = reason
+
+
+class KillSwitchEngaged(ToolchainError):
+    """The surface's kill flag is on and the surface declares no fallback."""
+
+    def __init__(self, surface: str, flag: str) -> None:
+        super().__init__(
+            f"surface {surface!r} is switched off by flag {flag!r} and has no fallback; "
+            f"restore it with `toolchain restore {surface} --reason ...` or declare fallback=..."
+        )
+        self.surface = surface
+        self.flag = flag
+
+
+class FallbackFailed(ToolchainError):
+    """The deterministic fallback handler raised; ``__cause__`` holds its exception."""
+
+
+class AuditUnavailable(ToolchainError):
+    """The audit sink could not record a high-risk call, so the call did not proceed."""

@@ -1,0 +1,165 @@
+"""Canonical serialisation and the hashes a reviewer can recompute by hand.
+
+* ``str`` hashes as SHA-256 of its UTF-8 bytes, ``bytes`` as themselves;
+* anything else as its canonical JSON: ``json.dumps(v, sort_keys=True, separators=(",", ":"),
+  ensure_ascii=False, allow_nan=False)`` encoded as UTF-8, with pydantic models and dataclasses
+  dumped to their fields first;
+* a stream of ``str``/``bytes`` chunks hashes as their concatenation, any other stream as the
+  canonical JSON list of its chunks, computed incrementally in constant memory.
+
+With a key (``TOOLCHAIN_HASH_KEY`` or ``configure(hash_key=...)``) every hash is HMAC-SHA256, so
+low-entropy values cannot be recovered by guessing; the key id is a short fingerprint of the key.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as _dt
+import decimal
+import enum
+import hashlib
+import hmac
+import json
+import pathlib
+import uuid
+from collections.abc import Mapping
+from typing import Literal, Protocol
+
+__all__ = [
+    "Digest",
+    "Hasher",
+    "StreamHasher",
+    "canonical_json",
+    "key_id",
+]
+
+HashAlg = Literal["sha256", "hmac-sha256"]
+
+
+class Digest(Protocol):
+    """What ``hashlib.sha256()`` and ``hmac.new()`` have in common."""
+
+    def update(self, data: bytes, /) -> None: ...
+    def hexdigest(self) -> str: ...
+
+
+def _default(value: object) -> object:
+    """Turn the non-JSON types we support into JSON values (used by ``json.dumps``)."""
+    model_dump = getattr(value, "model_dump", None)
+    if model_dump is not None and callable(model_dump):  # pydantic v2 models
+        return model_dump(mode="json")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, (set, frozenset)):
+        return sorted((canonical_json(v).decode("utf-8") for v in value))
+    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
+        return value.isoformat()
+    if isinstance(value, (decimal.Decimal, uuid.UUID, pathlib.PurePath)):
+        return str(value)
+    raise TypeError(f"cannot hash a {type(value).__qualname__}: not JSON, a dataclass or a pydantic model")
+
+
+def canonical_json(value: object) -> bytes:
+    """Serialise ``value`` canonically (sorted keys, no whitespace, UTF-8) for hashing.
+
+    Raises:
+        TypeError: the value holds a type with no canonical form (e.g. an open file).
+        ValueError: the value holds NaN or an infinity.
+    """
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_default
+    ).encode("utf-8")
+
+
+def _as_bytes(value: object) -> bytes:
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    return canonical_json(value)
+
+
+def key_id(key: bytes) -> str:
+    """A short, non-reversible fingerprint of a hash key, safe to put on spans."""
+    return hashlib.sha256(b"toolchain-key-id\x00" + key).hexdigest()[:12]
+
+
+class Hasher:
+    """Hashes values with SHA-256, or HMAC-SHA256 when built with a key."""
+
+    __slots__ = ("_key", "alg", "key_id")
+
+    def __init__(self, key: bytes | None = None) -> None:
+        self._key = key or None
+        self.alg: HashAlg = "hmac-sha256" if self._key else "sha256"
+        self.key_id: str | None = key_id(self._key) if self._key else None
+
+    def new(self) -> Digest:
+        """A fresh incremental digest object."""
+        if self._key:
+            return hmac.new(self._key, digestmod=hashlib.sha256)
+        return hashlib.sha256()
+
+    def hash_bytes(self, data: bytes) -> str:
+        """Hex digest of raw bytes."""
+        if self._key:
+            return hmac.new(self._key, data, hashlib.sha256).hexdigest()
+        return hashlib.sha256(data).hexdigest()
+
+    def hash_value(self, value: object) -> str:
+        """Hex digest of a value under the rules in the module docstring."""
+        return self.hash_bytes(_as_bytes(value))
+
+    def hash_arguments(self, arguments: Mapping[str, object]) -> str:
+        """Hex digest of a call's bound arguments (parameter name → value) as canonical JSON."""
+        return self.hash_bytes(canonical_json(arguments))
+
+    def stream(self) -> StreamHasher:
+        """An incremental hasher for a stream of chunks."""
+        return StreamHasher(self.new())
+
+
+class StreamHasher:
+    """Hashes a stream chunk by chunk in constant memory.
+
+    ``str``/``bytes`` chunks hash as their concatenation (the same digest as the whole text);
+    other chunks as the canonical JSON list of all chunks. The kind is fixed by the first chunk;
+    a later chunk of the other kind raises ``TypeError`` (the hash is then left off the span).
+    """
+
+    __slots__ = ("_digest", "_mode", "chunks")
+
+    def __init__(self, digest: Digest) -> None:
+        self._digest = digest
+        self._mode: Literal["", "text", "json"] = ""
+        self.chunks = 0
+
+    def update(self, chunk: object) -> None:
+        """Add one yielded chunk."""
+        text = isinstance(chunk, (str, bytes, bytearray, memoryview))
+        if not self._mode:
+            self._mode = "text" if text else "json"
+            if not text:
+                self._digest.update(b"[")
+        elif (self._mode == "text") != text:
+            raise TypeError("a stream mixes text/bytes chunks with other values; its hash is undefined")
+        if text:
+            self._digest.update(_as_bytes(chunk))
+        else:
+            if self.chunks:
+                self._digest.update(b",")
+            self._digest.update(canonical_json(chunk))
+        self.chunks += 1
+
+    def hexdigest(self) -> str:
+        """The digest of everything seen so far (an empty stream hashes as empty text)."""
+        if self._mode == "json":
+            final = self._digest.copy() if hasattr(self._digest, "copy") else self._digest  # type: ignore[attr-defined]
+            final.update(b"]")
+            return str(final.hexdigest())
+        return self._digest.hexdigest()

@@ -1,0 +1,82 @@
+"""Every span attribute and event name the SDK writes, in one place.
+
+The OpenTelemetry GenAI and feature-flag conventions are still "Development" status; keeping
+their names here means a rename upstream is a one-line change. ``docs/span-attributes.md``
+documents each name.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- OpenTelemetry GenAI semantic conventions -------------------------------------------------
+GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
+GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
+GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
+GEN_AI_RESPONSE_MODEL: Final = "gen_ai.response.model"
+GEN_AI_RESPONSE_ID: Final = "gen_ai.response.id"
+GEN_AI_USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
+GEN_AI_USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
+GEN_AI_PROMPT_NAME: Final = "gen_ai.prompt.name"
+GEN_AI_PROMPT_VERSION: Final = "gen_ai.prompt.version"
+GEN_AI_DATA_SOURCE_ID: Final = "gen_ai.data_source.id"
+ERROR_TYPE: Final = "error.type"
+
+# --- OpenTelemetry feature-flag conventions ----------------------------------------------------
+FEATURE_FLAG_KEY: Final = "feature_flag.key"
+FEATURE_FLAG_VARIANT: Final = "feature_flag.variant"
+FEATURE_FLAG_PROVIDER_NAME: Final = "feature_flag.provider_name"
+FEATURE_FLAG_EVALUATION_REASON: Final = "feature_flag.evaluation.reason"
+FEATURE_FLAG_ERROR_TYPE: Final = "feature_flag.evaluation.error.message"
+
+# --- toolchain.* -------------------------------------------------------------------------------
+SURFACE: Final = "toolchain.surface"
+OWNER: Final = "toolchain.owner"
+RISK: Final = "toolchain.risk"
+DATA_CLASS: Final = "toolchain.data_class"
+OUTCOME: Final = "toolchain.outcome"
+
+PROMPT_SHA256: Final = "toolchain.prompt.sha256"
+
+INPUT_SHA256: Final = "toolchain.input.sha256"
+OUTPUT_SHA256: Final = "toolchain.output.sha256"
+HASH_ALG: Final = "toolchain.hash.alg"
+HASH_KEY_ID: Final = "toolchain.hash.key_id"
+CAPTURE_MODE: Final = "toolchain.capture.mode"
+
+ROUTE_NAME: Final = "toolchain.route.name"
+ROUTE_ATTEMPT: Final = "toolchain.route.attempt"
+ROUTE_FALLBACK_REASON: Final = "toolchain.route.fallback_reason"
+MODEL_MISMATCH: Final = "toolchain.model.mismatch"
+
+KILL_SWITCH_ACTIVE: Final = "toolchain.kill_switch.active"
+FALLBACK_HANDLER: Final = "toolchain.fallback.handler"
+
+APPROVAL_REQUIRED: Final = "toolchain.approval.required"
+APPROVAL_DECISION: Final = "toolchain.approval.decision"
+APPROVAL_APPROVER: Final = "toolchain.approval.approver"
+APPROVAL_REASON: Final = "toolchain.approval.reason"
+APPROVAL_ID: Final = "toolchain.approval.id"
+APPROVAL_WAIT_MS: Final = "toolchain.approval.wait_ms"
+
+OVERRIDE_EDITOR: Final = "toolchain.override.editor"
+OVERRIDE_REASON: Final = "toolchain.override.reason"
+OVERRIDE_ORIGINAL_SHA256: Final = "toolchain.override.original_sha256"
+
+RETRIEVAL_INDEX: Final = "toolchain.retrieval.index"
+RETRIEVAL_VERSION: Final = "toolchain.retrieval.version"
+
+STREAM_COMPLETED: Final = "toolchain.stream.completed"
+STREAM_CHUNKS: Final = "toolchain.stream.chunks"
+
+REDACTION_POLICY: Final = "toolchain.redaction.policy"
+
+# --- span events -------------------------------------------------------------------------------
+EVENT_KILL_SWITCH_ENGAGED: Final = "kill_switch.engaged"
+EVENT_APPROVAL_REQUESTED: Final = "approval.requested"
+EVENT_APPROVAL_DECIDED: Final = "approval.decided"
+EVENT_ROUTE_RETRY: Final = "route.retry"
+EVENT_ROUTE_FALLBACK: Final = "route.fallback"
+
+# --- resource / instrumentation scope -----------------------------------------------------------
+INSTRUMENTATION_NAME: Final = "toolchain_sdk"

@@ -1,0 +1,230 @@
+"""Tracer-provider set-up, exporters, the exit flush, and the cheap "is tracing on?" check.
+
+A library depends on the OpenTelemetry API: until ``configure()`` or the application installs an
+SDK ``TracerProvider``, governed calls do no span work at all. ``configure()`` never replaces a
+provider the application installed; it adds its exporter to it only when asked explicitly.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+    SpanExportResult,
+)
+
+from toolchain_sdk import semconv
+from toolchain_sdk._safety import logger, warn_once
+from toolchain_sdk.config import Settings
+
+__all__ = ["SafeExporter", "active_tracer", "dropped_spans", "install", "shutdown"]
+
+_VERSION = "0.1.0"
+
+
+class SafeExporter(SpanExporter):
+    """Wraps any exporter so that its failures are counted and warned about once, never raised."""
+
+    def __init__(self, inner: SpanExporter, label: str) -> None:
+        self._inner = inner
+        self._label = label
+        self.dropped = 0
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        try:
+            result = self._inner.export(spans)
+        except Exception as exc:  # an exporter bug must not reach the app
+            result = SpanExportResult.FAILURE
+            warn_once(f"export-raise:{self._label}", "toolchain_sdk: exporter %s raised %r", self._label, exc)
+        if result is not SpanExportResult.SUCCESS:
+            self.dropped += len(spans)
+            warn_once(
+                f"export-fail:{self._label}",
+                "toolchain_sdk: could not export %d span(s) to %s; calls go on, spans are dropped "
+                "(counted in toolchain_sdk.tracing.dropped_spans())",
+                len(spans),
+                self._label,
+            )
+        return result
+
+    def shutdown(self) -> None:
+        try:
+            self._inner.shutdown()
+        except Exception as exc:
+            warn_once(f"export-shutdown:{self._label}", "toolchain_sdk: exporter shutdown failed: %r", exc)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        try:
+            return bool(self._inner.force_flush(timeout_millis))
+        except Exception:
+            return False
+
+
+class OtlpJsonFileExporter(SpanExporter):
+    """Appends each batch as one line of OTLP/JSON (``ExportTraceServiceRequest``) to a file."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._path = Path(path)
+        self._lock = threading.Lock()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        from google.protobuf.json_format import MessageToJson
+        from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+        line = MessageToJson(encode_spans(spans), indent=None)  # type: ignore[call-arg]
+        with self._lock:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            with self._path.open("a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        return None
+
+
+def _otlp_exporter(settings: Settings) -> SpanExporter:
+    endpoint = settings.endpoint
+    if settings.protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+
+        return GrpcExporter(endpoint=endpoint, insecure=True if endpoint and endpoint.startswith("http://") else None)
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+
+    if endpoint is not None:  # same meaning as OTEL_EXPORTER_OTLP_ENDPOINT: a base URL
+        endpoint = endpoint.rstrip("/") + "/v1/traces"
+    return HttpExporter(endpoint=endpoint)
+
+
+def _build_exporter(settings: Settings) -> tuple[SpanExporter, str] | None:
+    if settings.span_exporter is not None:
+        return settings.span_exporter, type(settings.span_exporter).__name__
+    if settings.exporter == "none":
+        return None
+    if settings.exporter == "console":
+        return ConsoleSpanExporter(), "console"
+    if settings.exporter == "file":
+        return OtlpJsonFileExporter(settings.traces_file), f"file:{settings.traces_file}"
+    exporter = _otlp_exporter(settings)
+    return exporter, f"otlp {settings.protocol} {getattr(exporter, '_endpoint', '')}".strip()
+
+
+class _State:
+    """What ``install`` set up; replaced wholesale so readers need no lock."""
+
+    def __init__(self) -> None:
+        self.provider: object | None = None
+        self.tracer: trace.Tracer | None = None
+        self.owned: TracerProvider | None = None
+        self.processors: list[SpanProcessor] = []
+        self.exporters: list[SafeExporter] = []
+        self.exit_flush_s = 5.0
+
+
+_state = _State()
+_install_lock = threading.Lock()
+_atexit_registered = False
+
+
+def install(settings: Settings, *, add_to_existing: bool = False) -> None:
+    """Install tracing for ``settings`` (called by ``configure()``).
+
+    An SDK provider the application installed is kept; our exporter is added to it only with
+    ``add_to_existing`` (an exporter passed to ``configure()`` explicitly).
+    """
+    global _atexit_registered
+    with _install_lock:
+        for proc in _state.processors:  # a re-configure replaces what we added before
+            proc.shutdown()
+        _state.processors = []
+        _state.exit_flush_s = settings.exit_flush_s
+        current = trace.get_tracer_provider()
+        built = _build_exporter(settings)
+        if isinstance(current, TracerProvider):
+            provider = current
+            if current is not _state.owned and not add_to_existing:
+                logger.info("toolchain_sdk: using the application's TracerProvider as it is")
+                built = None
+        else:
+            if os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true":
+                return
+            attrs: dict[str, str] = dict(settings.resource_attributes)
+            if settings.service_name:
+                attrs["service.name"] = settings.service_name
+            provider = TracerProvider(resource=Resource.create(attrs), shutdown_on_exit=False)
+            trace.set_tracer_provider(provider)
+            _state.owned = provider
+        if built is not None:
+            safe = SafeExporter(*built)
+            proc: SpanProcessor = BatchSpanProcessor(safe) if settings.batch else SimpleSpanProcessor(safe)
+            provider.add_span_processor(proc)
+            _state.processors.append(proc)
+            _state.exporters.append(safe)
+        _state.provider = None  # force active_tracer() to look again
+        if not _atexit_registered:
+            atexit.register(_flush_at_exit)
+            _atexit_registered = True
+
+
+def active_tracer() -> trace.Tracer | None:
+    """The SDK tracer to use, or ``None`` when no SDK provider is installed (tracing is off).
+
+    Cheap enough for every call: one global lookup and an identity check.
+    """
+    provider = trace.get_tracer_provider()
+    if provider is _state.provider:
+        return _state.tracer
+    tracer: trace.Tracer | None = None
+    if isinstance(provider, TracerProvider):
+        candidate = provider.get_tracer(semconv.INSTRUMENTATION_NAME, _VERSION)
+        if not isinstance(candidate, trace.NoOpTracer):  # OTEL_SDK_DISABLED=true
+            tracer = candidate
+    _state.tracer = tracer
+    _state.provider = provider
+    return tracer
+
+
+def dropped_spans() -> int:
+    """How many spans our exporters failed to deliver in this process."""
+    return sum(e.dropped for e in _state.exporters)
+
+
+def _shutdown_owned() -> None:
+    if _state.owned is not None:
+        _state.owned.shutdown()
+    else:
+        for proc in _state.processors:
+            proc.shutdown()
+
+
+def shutdown(timeout_s: float | None = None) -> bool:
+    """Flush and stop what ``configure()`` installed, waiting at most ``timeout_s``.
+
+    Returns whether it finished in time. Runs in a daemon thread so a dead collector cannot hold
+    the caller (or interpreter exit) longer than the bound.
+    """
+    limit = _state.exit_flush_s if timeout_s is None else timeout_s
+    worker = threading.Thread(target=_shutdown_owned, name="toolchain-flush", daemon=True)
+    worker.start()
+    worker.join(limit)
+    if worker.is_alive():
+        warn_once("exit-flush", "toolchain_sdk: spans not flushed within %.1f s; exiting anyway", limit)
+        return False
+    return True
+
+
+def _flush_at_exit() -> None:
+    try:
+        shutdown()
+    except Exception:  # never fail interpreter exit
+        pass
