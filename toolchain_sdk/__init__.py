@@ -4,6 +4,7 @@
 the controls land — gated, switchable and recorded. See ``docs/getting-started.md``.
 """
 
+from toolchain_sdk import approval, fallbacks
 from toolchain_sdk.call import GovernedCall, current_call
 from toolchain_sdk.config import Settings, configure
 from toolchain_sdk.errors import (
@@ -30,8 +31,10 @@ __all__ = [
     "Settings",
     "SurfaceSpec",
     "ToolchainError",
+    "approval",
     "configure",
     "current_call",
+    "fallbacks",
     "governed",
     "governed_call",
     "shutdown",

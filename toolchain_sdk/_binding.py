@@ -26,9 +26,7 @@ class Binder:
     def __init__(self, func: Callable[..., Any]) -> None:
         params = list(inspect.signature(func).parameters.values())
         self._positional = tuple(p.name for p in params if p.kind in _POSITIONAL)
-        self.call_index: int | None = (
-            self._positional.index(CALL_PARAM) if CALL_PARAM in self._positional else None
-        )
+        self.call_index: int | None = self._positional.index(CALL_PARAM) if CALL_PARAM in self._positional else None
         self._keyword_names = frozenset(
             p.name for p in params if p.kind is not inspect.Parameter.POSITIONAL_ONLY and p.name != CALL_PARAM
         )

@@ -1,7 +1,7 @@
 """The ONE dispatch over function kinds: plain, coroutine, generator, async generator.
 
 The kind is chosen once, at decoration time. Every path drives the same pipeline steps of
-``governed._Surface`` (begin → gates → function → review → finish/fail), so features add gates,
+``governed.Surface`` (begin → gates → function → review → finish/fail), so features add gates,
 never a branch of their own. Streams make the call current only while their body runs: the
 context is attached around each ``send``/``asend`` step and detached before the chunk goes back
 to the consumer, so the consumer's code never runs inside our context.
@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any
 
+from toolchain_sdk._pipeline import Surface, enter, leave
 from toolchain_sdk._safety import warn_once
-from toolchain_sdk.governed import _Surface, enter, leave
 from toolchain_sdk.hashing import StreamHasher
 
 __all__ = ["wrapper_for"]
@@ -21,7 +21,7 @@ __all__ = ["wrapper_for"]
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 
 
-def wrapper_for(surface: _Surface, kind: str) -> Wrapper:
+def wrapper_for(surface: Surface, kind: str) -> Wrapper:
     """The wrapt wrapper ``(wrapped, instance, args, kwargs)`` for a function of ``kind``."""
     return {
         "function": _plain,
@@ -31,7 +31,7 @@ def wrapper_for(surface: _Surface, kind: str) -> Wrapper:
     }[kind](surface)
 
 
-def _observe(surface: _Surface, digest: StreamHasher | None, item: object) -> StreamHasher | None:
+def _observe(surface: Surface, digest: StreamHasher | None, item: object) -> StreamHasher | None:
     """Feed one chunk to the stream hash; a chunk that cannot be hashed drops the hash, not the call."""
     if digest is None:
         return None
@@ -43,7 +43,7 @@ def _observe(surface: _Surface, digest: StreamHasher | None, item: object) -> St
         return None
 
 
-def _plain(surface: _Surface) -> Wrapper:
+def _plain(surface: Surface) -> Wrapper:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if surface.inject:
             surface.check_injection(instance, args, kwargs)
@@ -65,7 +65,7 @@ def _plain(surface: _Surface) -> Wrapper:
     return wrapper
 
 
-def _coroutine(surface: _Surface) -> Wrapper:
+def _coroutine(surface: Surface) -> Wrapper:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if surface.inject:
             surface.check_injection(instance, args, kwargs)
@@ -91,7 +91,7 @@ def _coroutine(surface: _Surface) -> Wrapper:
     return wrapper
 
 
-def _generator(surface: _Surface) -> Wrapper:
+def _generator(surface: Surface) -> Wrapper:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if surface.inject:
             surface.check_injection(instance, args, kwargs)
@@ -101,7 +101,7 @@ def _generator(surface: _Surface) -> Wrapper:
 
 
 def _drive(
-    surface: _Surface, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    surface: Surface, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Generator[Any, Any, Any]:
     call = surface.begin(instance, args, kwargs)
     digest = surface.new_digest(call)
@@ -147,7 +147,7 @@ def _drive(
             thrown = exc
 
 
-def _async_generator(surface: _Surface) -> Wrapper:
+def _async_generator(surface: Surface) -> Wrapper:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if surface.inject:
             surface.check_injection(instance, args, kwargs)
@@ -157,7 +157,7 @@ def _async_generator(surface: _Surface) -> Wrapper:
 
 
 async def _adrive(
-    surface: _Surface, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    surface: Surface, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> AsyncGenerator[Any, Any]:
     call = surface.begin(instance, args, kwargs)
     digest = surface.new_digest(call)

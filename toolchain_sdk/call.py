@@ -20,7 +20,7 @@ from toolchain_sdk.hashing import canonical_json
 from toolchain_sdk.prompts import Prompt
 
 if TYPE_CHECKING:
-    from toolchain_sdk.governed import _Surface
+    from toolchain_sdk._pipeline import Surface
 
 __all__ = ["GovernedCall", "current_call"]
 
@@ -52,7 +52,7 @@ def _attribute_value(value: object) -> otel_types.AttributeValue | None:
         items = list(value)
         kinds = {type(v) for v in items}
         if len(kinds) <= 1 and kinds <= {str, bool, int, float}:
-            return items  # type: ignore[return-value]
+            return items
     try:
         return canonical_json(value).decode("utf-8")
     except (TypeError, ValueError):
@@ -81,9 +81,7 @@ class GovernedCall:
         "outcome",
     )
 
-    def __init__(
-        self, surface: _Surface, args: tuple[object, ...], kwargs: dict[str, object], instance: object
-    ) -> None:
+    def __init__(self, surface: Surface, args: tuple[object, ...], kwargs: dict[str, object], instance: object) -> None:
         self._surface = surface
         self._args = args
         self._kwargs = kwargs
@@ -190,7 +188,11 @@ class GovernedCall:
 
     def add_event(self, name: str, attributes: Mapping[str, object] | None = None) -> None:
         """Add a span event (kept until the span ends, so it is safe with tracing off)."""
-        attrs = {k: v for k, v in ((k, _attribute_value(v)) for k, v in (attributes or {}).items()) if v is not None}
+        attrs: dict[str, otel_types.AttributeValue] = {}
+        for key, value in (attributes or {}).items():
+            coerced = _attribute_value(value)
+            if coerced is not None:
+                attrs[key] = coerced
         self._events.append((name, attrs))
 
     def hash_of(self, value: object) -> str:

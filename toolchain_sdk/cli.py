@@ -1,7 +1,7 @@
 """The ``toolchain`` command: operator tools that need no running server.
 
-Subcommands register themselves in ``_COMMANDS`` (one function adding its parser each), so the
-kill-switch and approval commands plug in beside ``hash``.
+Each subject's subcommands live in their own module (``_cli_flags``, ``_cli_approvals``) with an
+``add_commands`` function; this module only assembles them beside ``hash``.
 """
 
 from __future__ import annotations
@@ -49,14 +49,17 @@ def _add_hash(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=_cmd_hash)
 
 
-_COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [_add_hash]
+def _commands() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
+    from toolchain_sdk import _cli_approvals, _cli_flags
+
+    return [_add_hash, _cli_flags.add_commands, _cli_approvals.add_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every registered subcommand."""
     parser = argparse.ArgumentParser(prog="toolchain", description="Operate governed model calls.")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in _COMMANDS:
+    for add in _commands():
         add(sub)
     return parser
 

@@ -42,6 +42,7 @@ class Digest(Protocol):
 
     def update(self, data: bytes, /) -> None: ...
     def hexdigest(self) -> str: ...
+    def copy(self) -> Digest: ...
 
 
 def _default(value: object) -> object:
@@ -56,7 +57,7 @@ def _default(value: object) -> object:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return base64.b64encode(bytes(value)).decode("ascii")
     if isinstance(value, (set, frozenset)):
-        return sorted((canonical_json(v).decode("utf-8") for v in value))
+        return sorted(canonical_json(v).decode("utf-8") for v in value)
     if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
         return value.isoformat()
     if isinstance(value, (decimal.Decimal, uuid.UUID, pathlib.PurePath)):
@@ -159,7 +160,7 @@ class StreamHasher:
     def hexdigest(self) -> str:
         """The digest of everything seen so far (an empty stream hashes as empty text)."""
         if self._mode == "json":
-            final = self._digest.copy() if hasattr(self._digest, "copy") else self._digest  # type: ignore[attr-defined]
+            final = self._digest.copy()
             final.update(b"]")
             return str(final.hexdigest())
         return self._digest.hexdigest()

@@ -8,6 +8,7 @@ provider the application installed; it adds its exporter to it only when asked e
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import threading
 from collections.abc import Sequence
@@ -82,7 +83,7 @@ class OtlpJsonFileExporter(SpanExporter):
         from google.protobuf.json_format import MessageToJson
         from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
-        line = MessageToJson(encode_spans(spans), indent=None)  # type: ignore[call-arg]
+        line = MessageToJson(encode_spans(spans), indent=None)
         with self._lock:
             self._path.parent.mkdir(parents=True, exist_ok=True)
             with self._path.open("a", encoding="utf-8") as fh:
@@ -144,8 +145,8 @@ def install(settings: Settings, *, add_to_existing: bool = False) -> None:
     """
     global _atexit_registered
     with _install_lock:
-        for proc in _state.processors:  # a re-configure replaces what we added before
-            proc.shutdown()
+        for old in _state.processors:  # a re-configure replaces what we added before
+            old.shutdown()
         _state.processors = []
         _state.exit_flush_s = settings.exit_flush_s
         current = trace.get_tracer_provider()
@@ -224,7 +225,5 @@ def shutdown(timeout_s: float | None = None) -> bool:
 
 
 def _flush_at_exit() -> None:
-    try:
+    with contextlib.suppress(Exception):  # never fail interpreter exit
         shutdown()
-    except Exception:  # never fail interpreter exit
-        pass

@@ -1,0 +1,226 @@
+"""The pipeline of one governed call, shared by every function kind and by ``governed()`` blocks.
+
+Start the span with the surface's static attributes → gates before the call (kill switch,
+approval) → the function → gates after (approval of the output) → hash the output → end the span.
+SDK steps fail open through ``_safety``; gates (controls) fail closed and are never skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.util import types as otel_types
+
+from toolchain_sdk import config, semconv
+from toolchain_sdk._binding import CALL_PARAM, Binder
+from toolchain_sdk._safety import report, warn_once
+from toolchain_sdk.call import _CURRENT, GovernedCall
+from toolchain_sdk.hashing import StreamHasher
+from toolchain_sdk.inventory import SurfaceSpec
+from toolchain_sdk.prompts import Prompt
+from toolchain_sdk.tracing import active_tracer
+
+__all__ = ["Gate", "Surface", "enter", "leave"]
+
+
+class Gate(Protocol):
+    """A control the pipeline runs around the function (kill switch, approval).
+
+    ``check`` runs before the function and may return a replacement callable (a fallback) or
+    raise (a denial); ``review`` runs after and may return a different output (an edit). The
+    async variants are awaited on async paths, so a gate never blocks the event loop.
+    """
+
+    def check(self, call: GovernedCall) -> Callable[..., Any] | None: ...
+    async def acheck(self, call: GovernedCall) -> Callable[..., Any] | None: ...
+    def review(self, call: GovernedCall, output: object) -> object: ...
+    async def areview(self, call: GovernedCall, output: object) -> object: ...
+
+
+def _error_type(exc: BaseException) -> str:
+    cls = type(exc)
+    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+
+
+class Surface:
+    """One surface compiled at decoration time: its spec, static span attributes and pipeline."""
+
+    __slots__ = ("binder", "gates", "hash_io", "inject", "prompt", "span_name", "spec", "static_attrs")
+
+    def __init__(self, spec: SurfaceSpec, prompt: Prompt | None, binder: Binder, inject: bool) -> None:
+        self.spec = spec
+        self.prompt = prompt
+        self.binder = binder
+        self.inject = inject
+        self.span_name = spec.surface
+        self.hash_io = spec.capture != "none"
+        self.gates: tuple[Gate, ...] = ()
+        attrs: dict[str, otel_types.AttributeValue | None] = {
+            semconv.SURFACE: spec.surface,
+            semconv.GEN_AI_OPERATION_NAME: spec.operation,
+            semconv.GEN_AI_REQUEST_MODEL: spec.model,
+            semconv.GEN_AI_PROVIDER_NAME: spec.provider,
+            semconv.OWNER: spec.owner,
+            semconv.RISK: spec.risk,
+            semconv.DATA_CLASS: spec.data_class,
+            semconv.CAPTURE_MODE: spec.capture,
+            semconv.ROUTE_NAME: spec.route,
+            semconv.GEN_AI_PROMPT_NAME: prompt.name if prompt else None,
+            semconv.GEN_AI_PROMPT_VERSION: prompt.version if prompt else None,
+            semconv.PROMPT_SHA256: prompt.sha256 if prompt else None,
+        }
+        self.static_attrs: dict[str, otel_types.AttributeValue] = {k: v for k, v in attrs.items() if v is not None}
+
+    # --- the pipeline steps, shared by every function kind ---------------------------------------
+    def check_injection(self, instance: object, args: tuple[object, ...], kwargs: Mapping[str, object]) -> None:
+        """Refuse a ``call`` argument from the caller: the SDK injects it."""
+        index = self.binder.call_index
+        if CALL_PARAM in kwargs or (index is not None and len(args) > index - (instance is not None)):
+            raise TypeError(f"{self.spec.surface}: the 'call' argument is injected by @governed_call; do not pass it")
+
+    def begin(self, instance: object, args: tuple[object, ...], kwargs: dict[str, object]) -> GovernedCall:
+        """Create the call handle and, when tracing is on, start its span with the input hash."""
+        call = GovernedCall(self, args, kwargs, instance)
+        if self.inject:
+            kwargs[CALL_PARAM] = call
+        tracer = active_tracer()
+        if tracer is None:
+            return call
+        try:
+            call._span = tracer.start_span(self.span_name, kind=SpanKind.CLIENT, attributes=self.static_attrs)
+            if self.hash_io:
+                hasher = config.hasher()
+                try:
+                    call._attrs[semconv.INPUT_SHA256] = hasher.hash_arguments(call.arguments)
+                except (TypeError, ValueError) as exc:
+                    warn_once(
+                        f"input-hash:{self.span_name}", "toolchain_sdk: %s: no input hash: %s", self.span_name, exc
+                    )
+        except Exception as exc:
+            report("span start", exc)
+        return call
+
+    def run_gates(self, call: GovernedCall, target: Callable[..., Any]) -> Callable[..., Any]:
+        """Run the before-gates; the first replacement (fallback) wins."""
+        for gate in self.gates:
+            replacement = gate.check(call)
+            if replacement is not None:
+                return replacement
+        return target
+
+    async def arun_gates(self, call: GovernedCall, target: Callable[..., Any]) -> Callable[..., Any]:
+        """``run_gates`` for async paths."""
+        for gate in self.gates:
+            replacement = await gate.acheck(call)
+            if replacement is not None:
+                return replacement
+        return target
+
+    def review(self, call: GovernedCall, output: object) -> object:
+        """Run the after-gates over the output (they may replace it)."""
+        for gate in self.gates:
+            output = gate.review(call, output)
+        return output
+
+    async def areview(self, call: GovernedCall, output: object) -> object:
+        """``review`` for async paths."""
+        for gate in self.gates:
+            output = await gate.areview(call, output)
+        return output
+
+    def finish(self, call: GovernedCall, output: object, has_output: bool = True) -> None:
+        """End the span of a call that returned: outcome, output hash, usage."""
+        span = call._span
+        if span is None:
+            return
+        try:
+            attrs = call._attrs
+            attrs[semconv.OUTCOME] = call.outcome or "ok"
+            if call._output is not None:
+                output, has_output = call._output[0], True
+            if self.hash_io and has_output:
+                self._hash_output(call, lambda h: h.hash_value(output))
+            self._end(call)
+        except Exception as exc:
+            report("span end", exc)
+            span.end()
+
+    def finish_stream(self, call: GovernedCall, digest: StreamHasher | None, completed: bool) -> None:
+        """End the span of a stream that was exhausted (``completed``) or closed early."""
+        span = call._span
+        if span is None:
+            return
+        try:
+            attrs = call._attrs
+            attrs[semconv.OUTCOME] = call.outcome or "ok"
+            attrs[semconv.STREAM_COMPLETED] = completed
+            if digest is not None:
+                attrs[semconv.STREAM_CHUNKS] = digest.chunks
+                if self.hash_io:
+                    self._hash_output(call, lambda _h: digest.hexdigest())
+            self._end(call)
+        except Exception as exc:
+            report("span end", exc)
+            span.end()
+
+    def fail(self, call: GovernedCall, exc: BaseException, digest: StreamHasher | None = None) -> None:
+        """End the span of a call that raised: status ERROR, ``error.type``, exception event."""
+        span = call._span
+        if span is None:
+            return
+        try:
+            attrs = call._attrs
+            attrs[semconv.OUTCOME] = call.outcome or "error"
+            attrs[semconv.ERROR_TYPE] = _error_type(exc)
+            if digest is not None:
+                attrs[semconv.STREAM_COMPLETED] = False
+                attrs[semconv.STREAM_CHUNKS] = digest.chunks
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+            self._end(call)
+        except Exception as err:
+            report("span end", err)
+            span.end()
+
+    def new_digest(self, call: GovernedCall) -> StreamHasher | None:
+        """A stream hasher for this call, or ``None`` when nothing is hashed."""
+        if call._span is None:
+            return None
+        return config.hasher().stream()
+
+    def _hash_output(self, call: GovernedCall, compute: Callable[[Any], str]) -> None:
+        hasher = config.hasher()
+        try:
+            call._attrs[semconv.OUTPUT_SHA256] = compute(hasher)
+        except (TypeError, ValueError) as exc:
+            warn_once(f"output-hash:{self.span_name}", "toolchain_sdk: %s: no output hash: %s", self.span_name, exc)
+        call._attrs[semconv.HASH_ALG] = hasher.alg
+        if hasher.key_id:
+            call._attrs[semconv.HASH_KEY_ID] = hasher.key_id
+
+    def _end(self, call: GovernedCall) -> None:
+        span = call._span
+        assert span is not None
+        for name, event_attrs in call._events:
+            span.add_event(name, event_attrs)
+        span.set_attributes(call._attrs)
+        span.end()
+
+
+def enter(call: GovernedCall) -> tuple[object, object]:
+    """Make the call (and its span) current; returns the tokens for ``leave``."""
+    span = call._span
+    otel_token = otel_context.attach(trace.set_span_in_context(span)) if span is not None else None
+    return otel_token, _CURRENT.set(call)
+
+
+def leave(tokens: tuple[object, object]) -> None:
+    """Undo ``enter``, in reverse order."""
+    otel_token, call_token = tokens
+    _CURRENT.reset(call_token)  # type: ignore[arg-type]
+    if otel_token is not None:
+        otel_context.detach(otel_token)  # type: ignore[arg-type]
