@@ -180,6 +180,7 @@ def governed_call(
             approval fail closed; the wrapped function's own exceptions propagate unchanged.
     """
     _validate(surface, risk, capture, operation)
+    resolved_prompt = _resolve_prompt(surface, prompt)
 
     def decorate(func: Callable[P, R]) -> Callable[P, R]:
         inner = _unwrap_descriptor(func)
@@ -204,7 +205,7 @@ def governed_call(
             owner=owner,
             model=model,
             provider=provider,
-            prompt=prompt,
+            prompt=resolved_prompt,
             risk=risk,
             capture=capture,
             operation=operation,
