@@ -21,10 +21,19 @@ _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_O
 class Binder:
     """Maps ``(args, kwargs)`` of one function to ``{parameter name: value}``."""
 
-    __slots__ = ("_defaults", "_keyword_names", "_positional", "_var_keyword", "_var_positional", "call_index")
+    __slots__ = (
+        "_defaults",
+        "_keyword_names",
+        "_positional",
+        "_var_keyword",
+        "_var_positional",
+        "call_index",
+        "has_parameters",
+    )
 
     def __init__(self, func: Callable[..., Any]) -> None:
         params = list(inspect.signature(func).parameters.values())
+        self.has_parameters = any(p.name != CALL_PARAM for p in params)
         self._positional = tuple(p.name for p in params if p.kind in _POSITIONAL)
         self.call_index: int | None = self._positional.index(CALL_PARAM) if CALL_PARAM in self._positional else None
         self._keyword_names = frozenset(

@@ -92,7 +92,7 @@ class Surface:
             return call
         try:
             call._span = tracer.start_span(self.span_name, kind=SpanKind.CLIENT, attributes=self.static_attrs)
-            if self.hash_io:
+            if self.hash_io and self.binder.has_parameters:
                 hasher = config.hasher()
                 try:
                     call._attrs[semconv.INPUT_SHA256] = hasher.hash_arguments(call.arguments)
