@@ -9,8 +9,8 @@ import pytest
 
 os.environ.setdefault("TOOLCHAIN_STRICT", "1")  # SDK-internal errors fail tests instead of hiding
 
-from toolchain_sdk import _safety, config, inventory  # noqa: E402
-from toolchain_sdk.testing import SpanRecorder  # noqa: E402
+from toolchain_sdk import _safety, config, inventory
+from toolchain_sdk.testing import SpanRecorder
 
 _RECORDER = SpanRecorder.install(service_name="toolchain-tests")
 

@@ -29,7 +29,13 @@ def test_call_is_injected_and_is_current(spans: SpanRecorder) -> None:
     f("hi")
     call, current = seen[0]
     assert call is current
-    assert (call.surface, call.model, call.provider, call.owner, call.risk) == ("handle.inject", "gpt-x", "openai", "o", "low")
+    assert (call.surface, call.model, call.provider, call.owner, call.risk) == (
+        "handle.inject",
+        "gpt-x",
+        "openai",
+        "o",
+        "low",
+    )
     assert tc.current_call() is None
     assert (spans.one("handle.inject").attributes or {})["toolchain.input.sha256"] == sha('{"q":"hi"}')
 

@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 from toolchain_sdk.hashing import Hasher
 
 
-def toolchain(*args: str, env: dict[str, str] | None = None, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+def toolchain(
+    *args: str, env: dict[str, str] | None = None, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
     import os
 
     full_env = {k: v for k, v in os.environ.items() if k != "TOOLCHAIN_HASH_KEY"}

@@ -56,7 +56,7 @@ def test_500_concurrent_asyncio_tasks_keep_their_own_hashes(spans: SpanRecorder)
 
 
 def test_16_threads_keep_their_own_hashes(spans: SpanRecorder) -> None:
-    """16 threads × 50 calls each: no span carries another call's hashes."""
+    """16 threads x 50 calls each: no span carries another call's hashes."""
 
     @tc.governed_call("conc.threads")
     def answer(i: int, *, call: tc.GovernedCall) -> str:

@@ -12,7 +12,7 @@ import toolchain_sdk as tc
 @pytest.mark.parametrize("name", ["", " ", "a..b", ".a", "a.", "has space", "a/b", None, 3])
 def test_bad_surface_names(name: Any) -> None:
     """Empty or malformed surface names are refused, with an example of a good one."""
-    with pytest.raises(tc.ConfigError, match="support.refund_reply"):
+    with pytest.raises(tc.ConfigError, match=r"support\.refund_reply"):
         tc.governed_call(name)
 
 
@@ -25,7 +25,7 @@ def test_unknown_risk() -> None:
 @pytest.mark.parametrize("capture", ["redacted", "full"])
 def test_capture_modes_not_yet_available(capture: str) -> None:
     """redacted/full need redaction, which is not shipped yet: refused with the alternative."""
-    with pytest.raises(tc.ConfigError, match="capture='hash'"):
+    with pytest.raises(tc.ConfigError, match=r"capture='hash'"):
         tc.governed_call("bad.capture", capture=capture)  # type: ignore[arg-type]
 
 

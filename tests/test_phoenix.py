@@ -36,7 +36,7 @@ def free_port() -> int:
 
 
 def get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - 127.0.0.1 only
+    with urllib.request.urlopen(url, timeout=5) as resp:
         return json.loads(resp.read())
 
 
@@ -91,7 +91,7 @@ def phoenix() -> Iterator[Phoenix]:
         end = time.monotonic() + 180
         while True:
             try:
-                with urllib.request.urlopen(f"{backend.base}/healthz", timeout=2) as resp:  # noqa: S310
+                with urllib.request.urlopen(f"{backend.base}/healthz", timeout=2) as resp:
                     if resp.status == 200:
                         break
             except OSError:

@@ -40,7 +40,8 @@ def test_import_sets_nothing_up() -> None:
     def f(): return 1
     os.environ = dict(spy)
     from opentelemetry.sdk.trace import TracerProvider
-    print(isinstance(trace.get_tracer_provider(), TracerProvider), [r for r in reads if r.startswith(("TOOLCHAIN", "OTEL"))])
+    ours = [r for r in reads if r.startswith(("TOOLCHAIN", "OTEL"))]
+    print(isinstance(trace.get_tracer_provider(), TracerProvider), ours)
     """
     proc = run_python(code)
     assert proc.returncode == 0, proc.stderr

@@ -59,7 +59,7 @@ def test_env_service_name_and_resource_attributes(tmp_path: Path) -> None:
     """OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES reach the exported resource."""
     out = tmp_path / "t.jsonl"
     proc = run_python(
-        ONE_CALL.format(setup="tc.configure(exporter='file', traces_file=%r)" % str(out)),
+        ONE_CALL.format(setup=f"tc.configure(exporter='file', traces_file={str(out)!r})"),
         env={"OTEL_SERVICE_NAME": "env-svc", "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=staging"},
     )
     assert proc.returncode == 0, proc.stderr

@@ -256,8 +256,11 @@ class governed:  # noqa: N801 - used like a function: `with tc.governed(...) as 
         fallback: Callable[..., Any] | None = None,
         approval: object = None,
     ) -> None:
-        key = (surface, owner, model, provider, prompt, risk, capture, operation, route, data_class,
-               kill_flag, kill_default, fallback, approval)  # fmt: skip
+        key = tuple(
+            _cache_key(v)
+            for v in (surface, owner, model, provider, prompt, risk, capture, operation, route, data_class,
+                      kill_flag, kill_default, fallback, approval)
+        )  # fmt: skip
         compiled = self._compiled.get(key)
         if compiled is None:
             compiled = self._compiled[key] = _compile(
@@ -323,3 +326,12 @@ class governed:  # noqa: N801 - used like a function: `with tc.governed(...) as 
 
 def _no_target() -> None:
     return None
+
+
+def _cache_key(value: object) -> object:
+    """``value`` itself when hashable, else its identity (policies may be unhashable objects)."""
+    try:
+        hash(value)
+    except TypeError:
+        return ("id", id(value))
+    return value
