@@ -5,7 +5,7 @@ the controls land — gated, switchable and recorded. See ``docs/getting-started
 """
 
 from toolchain_sdk import approval, fallbacks
-from toolchain_sdk.call import GovernedCall, current_call
+from toolchain_sdk.call import INJECTED, GovernedCall, current_call
 from toolchain_sdk.config import Settings, configure
 from toolchain_sdk.errors import (
     ApprovalDenied,
@@ -26,6 +26,7 @@ __all__ = [
     "ConfigError",
     "FallbackFailed",
     "GovernedCall",
+    "INJECTED",
     "KillSwitchEngaged",
     "Prompt",
     "Settings",

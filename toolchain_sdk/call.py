@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from opentelemetry.trace import Span
 from opentelemetry.util import types as otel_types
@@ -22,7 +22,7 @@ from toolchain_sdk.prompts import Prompt
 if TYPE_CHECKING:
     from toolchain_sdk._pipeline import Surface
 
-__all__ = ["GovernedCall", "current_call"]
+__all__ = ["INJECTED", "GovernedCall", "current_call"]
 
 _CURRENT: contextvars.ContextVar[GovernedCall | None] = contextvars.ContextVar("toolchain_current_call", default=None)
 
@@ -201,3 +201,14 @@ class GovernedCall:
 
     def __repr__(self) -> str:
         return f"<GovernedCall surface={self.surface!r} model={self.model!r} outcome={self.outcome!r}>"
+
+
+class _Injected:
+    """The default for a declared ``call`` parameter; the SDK always replaces it."""
+
+    def __repr__(self) -> str:
+        return "tc.INJECTED"
+
+
+INJECTED: GovernedCall = cast(GovernedCall, _Injected())
+"""Default for ``call`` so type checkers accept callers that omit it: ``*, call: tc.GovernedCall = tc.INJECTED``."""
