@@ -1,0 +1,430 @@
+"""The approval gate of one surface: ask, wait, check the answer, record it, let through or deny.
+
+The gate is a control, so it fails closed: anything but an explicit, well-formed decision bound
+to this very call — approver error, timeout (or an answer after it), a malformed decision, one
+bound to another request or other arguments/output, arguments changed while waiting — denies.
+The sync and async paths share every step but the wait itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Final, Literal, Never, Protocol
+
+from toolchain_sdk import config, semconv
+from toolchain_sdk._approval_values import (
+    ApprovalRequest,
+    Decision,
+    Phase,
+    format_seconds,
+    json_view,
+    new_request_id,
+    output_kind,
+    output_view,
+    redact_text,
+    utcnow,
+)
+from toolchain_sdk._approvers import Approver
+from toolchain_sdk._safety import warn_once
+from toolchain_sdk.errors import ApprovalDenied, FallbackFailed, ToolchainError
+
+if TYPE_CHECKING:
+    from toolchain_sdk.call import GovernedCall
+
+__all__ = [
+    "LATE_GRACE_S",
+    "AlwaysPolicy",
+    "ApprovalGate",
+    "NotRequiredGate",
+    "Policy",
+    "PredicatePolicy",
+    "RiskPolicy",
+    "guard_fallback",
+]
+
+LATE_GRACE_S: Final = 1.0
+"""How long past the request's expiry the gate waits for an approver that handles its own
+timeout (the queue closes the request itself at expiry); an answer later than that is a timeout."""
+
+_RISK_ORDER: Final = {"low": 0, "medium": 1, "high": 2}
+
+
+class Policy(Protocol):
+    """When a call needs approval: given the surface's risk and the call's arguments."""
+
+    def __call__(self, risk: str, arguments: Mapping[str, object], /) -> bool: ...
+    def describe(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class AlwaysPolicy:
+    """Every call needs approval."""
+
+    def __call__(self, risk: str, arguments: Mapping[str, object], /) -> bool:
+        return True
+
+    def describe(self) -> str:
+        return "always"
+
+
+@dataclass(frozen=True)
+class RiskPolicy:
+    """Calls of surfaces at or above a risk level need approval."""
+
+    level: str
+
+    def __call__(self, risk: str, arguments: Mapping[str, object], /) -> bool:
+        return _RISK_ORDER.get(risk, 2) >= _RISK_ORDER[self.level]
+
+    def describe(self) -> str:
+        return f"risk>={self.level}"
+
+
+@dataclass(frozen=True)
+class PredicatePolicy:
+    """Calls whose arguments satisfy a predicate need approval (a predicate that raises: they do)."""
+
+    predicate: Callable[[Mapping[str, object]], bool]
+
+    def __call__(self, risk: str, arguments: Mapping[str, object], /) -> bool:
+        return bool(self.predicate(arguments))
+
+    def describe(self) -> str:
+        return f"when {getattr(self.predicate, '__qualname__', type(self.predicate).__name__)}"
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What the gate concluded: let the call (or its edited output) through, or fall back."""
+
+    action: Literal["pass", "fallback"]
+    output: object = None
+
+
+class ApprovalGate:
+    """The gate built from ``tc.approval.require(...)`` for one surface."""
+
+    def __init__(
+        self,
+        *,
+        surface: str,
+        when: Phase,
+        policy: Policy,
+        approver: Approver,
+        timeout_s: float,
+        on_deny: Literal["raise", "fallback"],
+        fallback: Callable[..., Any] | None,
+        fallback_name: str | None,
+        description: str,
+    ) -> None:
+        self._surface = surface
+        self._description = description
+        self._fallback_name = fallback_name
+        self._when = when
+        self._policy = policy
+        self._approver = approver
+        self._timeout = timeout_s
+        self._on_deny = on_deny
+        self._fallback = fallback
+
+    def describe(self) -> str:
+        """One line for the control sheet."""
+        return self._description
+
+    # --- the Gate protocol ---------------------------------------------------------------------
+    def check(self, call: GovernedCall) -> Callable[..., Any] | None:
+        request = self._open(call, None) if self._when == "before" else None
+        if request is None:
+            return None
+        outcome = self._close(call, request, *self._wait(request), None)
+        return self._fallback if outcome.action == "fallback" else None
+
+    async def acheck(self, call: GovernedCall) -> Callable[..., Any] | None:
+        request = self._open(call, None) if self._when == "before" else None
+        if request is None:
+            return None
+        outcome = self._close(call, request, *await self._await(request), None)
+        return self._fallback if outcome.action == "fallback" else None
+
+    def review(self, call: GovernedCall, output: object) -> object:
+        request = self._open(call, (output,)) if self._reviews(call) else None
+        if request is None:
+            return output
+        outcome = self._close(call, request, *self._wait(request), output)
+        return self._run_fallback(call) if outcome.action == "fallback" else outcome.output
+
+    async def areview(self, call: GovernedCall, output: object) -> object:
+        request = self._open(call, (output,)) if self._reviews(call) else None
+        if request is None:
+            return output
+        outcome = self._close(call, request, *await self._await(request), output)
+        if outcome.action == "fallback":
+            result = self._run_fallback(call)
+            return await result if inspect.isawaitable(result) else result
+        return outcome.output
+
+    # --- the steps -----------------------------------------------------------------------------
+    def _reviews(self, call: GovernedCall) -> bool:
+        # A kill-switch fallback answered: a deterministic handler, not model output, as before-mode.
+        return self._when == "after" and call.outcome != "fallback"
+
+    def _open(self, call: GovernedCall, output: tuple[object] | None) -> ApprovalRequest | None:
+        """Ask the policy; when approval is needed, build the request and record it on the span."""
+        attrs = call._attrs
+        arguments = call.arguments
+        try:
+            required = self._policy(call.risk, arguments)
+        except Exception as exc:  # an unsure policy asks a person: the safe side
+            warn_once(f"approval-policy:{self._surface}", "toolchain_sdk: %s: approval policy raised %r; "
+                      "asking for approval", self._surface, exc)  # fmt: skip
+            required = True
+        attrs[semconv.APPROVAL_REQUIRED] = required
+        if not required:
+            return None
+        attrs[semconv.APPROVAL_WHEN] = self._when
+        request_id = new_request_id()
+        attrs[semconv.APPROVAL_ID] = request_id
+        hasher = config.hasher()
+        try:
+            now = utcnow()
+            request = ApprovalRequest(
+                id=request_id,
+                surface=self._surface,
+                risk=call.risk,
+                phase=self._when,
+                arguments=json_view(arguments),  # type: ignore[arg-type]
+                arguments_sha256=hasher.hash_arguments(arguments),
+                output=output_view(output[0]) if output else None,
+                output_kind=output_kind(output[0]) if output else None,
+                output_sha256=hasher.hash_value(output[0]) if output else None,
+                hash_alg=hasher.alg,
+                created_at=now,
+                expires_at=now + timedelta(seconds=self._timeout),
+                **_trace_ids(call),
+            )
+        except (TypeError, ValueError) as exc:
+            what = "output" if output else "arguments"
+            self._deny(call, request_id, "error", f"the call's {what} cannot be hashed, so no decision can be bound "
+                       f"to them: {exc}", exc)  # fmt: skip
+        event: dict[str, object] = {
+            semconv.APPROVAL_ID: request_id,
+            semconv.APPROVAL_WHEN: self._when,
+            semconv.APPROVAL_APPROVER: self._approver.describe(),
+            semconv.APPROVAL_EXPIRES_AT: request.expires_at.isoformat(),
+        }
+        if self._hashes(call):
+            attrs[semconv.APPROVAL_SUBJECT_SHA256] = event[semconv.APPROVAL_SUBJECT_SHA256] = request.subject_sha256
+        call.add_event(semconv.EVENT_APPROVAL_REQUESTED, event)
+        return request
+
+    def _wait(self, request: ApprovalRequest) -> tuple[Decision | Exception, float]:
+        started = time.monotonic()
+        try:
+            answer: Decision | Exception = self._approver.decide(request)
+        except Exception as exc:
+            answer = exc
+        return answer, time.monotonic() - started
+
+    async def _await(self, request: ApprovalRequest) -> tuple[Decision | Exception, float]:
+        started = time.monotonic()
+        try:
+            guard = max(request.remaining(), 0.0) + LATE_GRACE_S
+            answer: Decision | Exception = await asyncio.wait_for(self._approver.adecide(request), guard)
+        except Exception as exc:  # CancelledError is a BaseException: cancellation goes through
+            answer = exc
+        return answer, time.monotonic() - started
+
+    def _close(
+        self, call: GovernedCall, request: ApprovalRequest, answer: object, waited_s: float, output: object
+    ) -> _Outcome:
+        """Check the answer, record it on the span, and let the call through or deny it."""
+        call._attrs[semconv.APPROVAL_WAIT_MS] = round(waited_s * 1000, 3)
+        verdict, reason, problem = self._judge(call, request, answer, output)
+        decided: dict[str, object] = {semconv.APPROVAL_ID: request.id, semconv.APPROVAL_DECISION: verdict}
+        if isinstance(answer, Decision) and problem is None:
+            call._attrs[semconv.APPROVAL_APPROVER] = decided[semconv.APPROVAL_APPROVER] = answer.by
+        if reason:
+            call._attrs[semconv.APPROVAL_REASON] = decided[semconv.APPROVAL_REASON] = redact_text(reason)
+        decided[semconv.APPROVAL_WAIT_MS] = call._attrs[semconv.APPROVAL_WAIT_MS]
+        call._attrs[semconv.APPROVAL_DECISION] = verdict
+        call.add_event(semconv.EVENT_APPROVAL_DECIDED, decided)
+        if verdict == "approved":
+            return _Outcome("pass", output)
+        if verdict == "edited":
+            assert isinstance(answer, Decision)
+            edited = _coerce(answer.output, output)
+            call._attrs[semconv.OVERRIDE_EDITOR] = answer.by
+            call._attrs[semconv.OVERRIDE_REASON] = redact_text(answer.reason)
+            if self._hashes(call) and request.output_sha256:
+                call._attrs[semconv.OVERRIDE_ORIGINAL_SHA256] = request.output_sha256
+            return _Outcome("pass", edited)
+        if self._on_deny == "fallback" and self._fallback is not None:
+            call.outcome = "denied"
+            if self._fallback_name:
+                call._attrs[semconv.FALLBACK_HANDLER] = self._fallback_name
+            return _Outcome("fallback")
+        self._deny(call, request.id, verdict, reason, answer if isinstance(answer, BaseException) else None)
+
+    def _judge(
+        self, call: GovernedCall, request: ApprovalRequest, answer: object, output: object
+    ) -> tuple[str, str, str | None]:
+        """``(decision, reason, problem)``: the verdict to record, and what was wrong with the answer."""
+        if isinstance(answer, TimeoutError):
+            return "timeout", f"no decision within {format_seconds(self._timeout)}", "timeout"
+        if isinstance(answer, Exception):
+            return "error", f"the approver failed: {type(answer).__name__}: {answer}", "error"
+        problem = self._malformed(call, request, answer, output)
+        if problem is not None:
+            return ("timeout" if problem == "late" else "error"), _PROBLEMS.get(problem, problem), problem
+        assert isinstance(answer, Decision)
+        return answer.verdict, answer.reason, None
+
+    def _malformed(self, call: GovernedCall, request: ApprovalRequest, answer: object, output: object) -> str | None:
+        if not isinstance(answer, Decision):
+            return f"malformed decision: the approver returned a {type(answer).__name__}, not a Decision"
+        if answer.request_id != request.id:
+            return f"the decision is for request {answer.request_id!r}, not {request.id!r}: it cannot be replayed"
+        if answer.subject_sha256 != request.subject_sha256:
+            return "the decision was made for other arguments or another output than this call's: refused"
+        if request.remaining() < -LATE_GRACE_S:
+            return "late"
+        if answer.verdict == "edited" and request.phase != "after":
+            return "malformed decision: an edit needs an output, and a before-call approval has none yet"
+        if answer.verdict == "edited" and not answer.reason.strip():
+            return "malformed decision: an edit needs a reason"
+        hasher = config.hasher()
+        try:  # the subject must still be what was approved (a mutable argument may change while we wait)
+            now = hasher.hash_value(output) if request.phase == "after" else hasher.hash_arguments(call.arguments)
+        except (TypeError, ValueError):
+            now = ""
+        if now != request.subject_sha256:
+            return f"the call's {'output' if request.phase == 'after' else 'arguments'} changed while it waited"
+        if answer.verdict == "edited":
+            try:
+                _coerce(answer.output, output)
+            except (TypeError, ValueError) as exc:
+                return f"malformed edit: {exc}"
+        return None
+
+    def _deny(
+        self, call: GovernedCall, request_id: str, decision: str, reason: str, cause: BaseException | None
+    ) -> Never:
+        call.outcome = "denied"
+        call._attrs[semconv.APPROVAL_DECISION] = decision
+        raise ApprovalDenied(
+            f"{self._surface}: approval request {request_id} {decision}: {reason or 'no reason given'}",
+            request_id=request_id,
+            decision=decision,
+            reason=reason,
+        ) from cause
+
+    def _run_fallback(self, call: GovernedCall) -> object:
+        """Answer a denied after-mode call with the fallback handler, on the call's own arguments."""
+        assert self._fallback is not None
+        return self._fallback(*call._args, **call._kwargs)
+
+    @staticmethod
+    def _hashes(call: GovernedCall) -> bool:
+        return call._surface.hash_io
+
+
+_PROBLEMS: Final = {"late": "the decision came after the request expired"}
+
+
+class NotRequiredGate:
+    """The gate of ``tc.approval.not_required(reason=...)``: never asks, says why on the span."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def describe(self) -> str:
+        return f"not required: {self.reason}"
+
+    def check(self, call: GovernedCall) -> Callable[..., Any] | None:
+        call._attrs[semconv.APPROVAL_REQUIRED] = False
+        return None
+
+    async def acheck(self, call: GovernedCall) -> Callable[..., Any] | None:
+        return self.check(call)
+
+    def review(self, call: GovernedCall, output: object) -> object:
+        return output
+
+    async def areview(self, call: GovernedCall, output: object) -> object:
+        return output
+
+
+def guard_fallback(surface: str, fallback: Callable[..., Any], name: str, kind: str) -> Callable[..., Any]:
+    """``fallback`` for a surface of ``kind``, raising ``FallbackFailed`` (chained) when it fails.
+
+    For an ``async`` surface a plain fallback is accepted too (its result is returned as is).
+    Generator fallbacks are passed through unchanged: they are driven like the function.
+    """
+
+    def failed(exc: Exception) -> FallbackFailed:
+        return FallbackFailed(f"{surface}: fallback handler {name} raised {type(exc).__name__}: {exc}")
+
+    if kind == "async":
+
+        async def run_async(*args: Any, **kwargs: Any) -> Any:
+            try:
+                result = fallback(*args, **kwargs)
+                return await result if inspect.isawaitable(result) else result
+            except ToolchainError:
+                raise
+            except Exception as exc:
+                raise failed(exc) from exc
+
+        return run_async
+    if kind == "function":
+
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fallback(*args, **kwargs)
+            except ToolchainError:
+                raise
+            except Exception as exc:
+                raise failed(exc) from exc
+
+        return run
+    return fallback
+
+
+def _trace_ids(call: GovernedCall) -> dict[str, str]:
+    span = call.span
+    if span is None:
+        return {}
+    ctx = span.get_span_context()
+    return {"trace_id": f"{ctx.trace_id:032x}", "span_id": f"{ctx.span_id:016x}"} if ctx.is_valid else {}
+
+
+def _coerce(edited: object, original: object) -> object:
+    """An edited output in the original's type: text stays text, bytes bytes, a pydantic model or
+    a dataclass is rebuilt from the edited fields; anything else is the edited JSON value.
+
+    Raises:
+        TypeError, ValueError: the edit does not fit (e.g. a number for a text output).
+    """
+    if isinstance(original, str):
+        if not isinstance(edited, str):
+            raise TypeError(f"the output is text; the edit is a {type(edited).__name__}")
+        return edited
+    if isinstance(original, (bytes, bytearray, memoryview)):
+        if isinstance(edited, str):
+            return edited.encode("utf-8")
+        if not isinstance(edited, (bytes, bytearray, memoryview)):
+            raise TypeError(f"the output is bytes; the edit is a {type(edited).__name__}")
+        return bytes(edited)
+    if type(edited) is type(original):
+        return edited
+    validate = getattr(type(original), "model_validate", None)
+    if callable(validate) and isinstance(edited, Mapping):
+        return validate(edited)
+    if hasattr(original, "__dataclass_fields__") and isinstance(edited, Mapping):
+        return type(original)(**edited)
+    return edited

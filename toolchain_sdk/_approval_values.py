@@ -1,0 +1,288 @@
+"""The values of approval: a request (what a reviewer sees) and a decision (what they said).
+
+Both are frozen. A decision is bound to its request by the request id and the hash of the exact
+subject it approved — the call's arguments (``before``) or its output (``after``) — so it cannot
+be replayed for another call. Build decisions with ``request.approve()``, ``.deny()`` or
+``.edit()``, which fill the binding in.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import json
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+from toolchain_sdk.hashing import canonical_json
+
+__all__ = [
+    "REDACTED",
+    "ApprovalRequest",
+    "Decision",
+    "OutputKind",
+    "Phase",
+    "Verdict",
+    "decode_output",
+    "encode_output",
+    "format_seconds",
+    "json_view",
+    "new_request_id",
+    "output_kind",
+    "output_view",
+    "parse_timeout",
+    "redact_text",
+    "utcnow",
+]
+
+Phase = Literal["before", "after"]
+Verdict = Literal["approved", "denied", "edited"]
+OutputKind = Literal["text", "bytes", "json"]
+
+_VERDICTS: Final = ("approved", "denied", "edited")
+
+
+def utcnow() -> _dt.datetime:
+    """The current time, timezone-aware UTC."""
+    return _dt.datetime.now(_dt.UTC)
+
+
+def new_request_id() -> str:
+    """A fresh, unguessable request id (64 random bits, hex)."""
+    return secrets.token_hex(8)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Decision:
+    """A reviewer's answer to one approval request.
+
+    Attributes:
+        request_id: the id of the request decided.
+        subject_sha256: the hash of the arguments (``before``) or output (``after``) approved;
+            the gate refuses a decision whose hash is not the one of its own call.
+        verdict: ``approved``, ``denied`` or ``edited`` (``after`` only: ``output`` replaces the
+            model's output).
+        by: who decided (a person or a system's name); never empty.
+        reason: why; required for ``edited``.
+        output: the edited output (``edited`` only).
+        decided_at: when (UTC).
+
+    Raises:
+        ValueError: an unknown verdict, an empty ``by``, or an edit without a reason.
+    """
+
+    request_id: str
+    subject_sha256: str
+    verdict: Verdict
+    by: str
+    reason: str = ""
+    output: object = None
+    decided_at: _dt.datetime = field(default_factory=utcnow)
+
+    def __post_init__(self) -> None:
+        if self.verdict not in _VERDICTS:
+            raise ValueError(f"verdict must be one of {', '.join(_VERDICTS)}, not {self.verdict!r}")
+        if not isinstance(self.by, str) or not self.by.strip():
+            raise ValueError("a decision must say who made it (by=...)")
+        if self.verdict == "edited" and not (isinstance(self.reason, str) and self.reason.strip()):
+            raise ValueError("an edit needs a non-empty reason")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalRequest:
+    """What a reviewer is asked to decide: one call of one surface, before it runs or after.
+
+    Attributes:
+        id: the request id (what ``toolchain approvals approve ID`` takes).
+        surface, risk: the surface and its declared risk.
+        phase: ``before`` (decide on the arguments) or ``after`` (decide on the output).
+        arguments: the call's arguments by parameter name, as JSON values with secrets redacted.
+        arguments_sha256: the hash of the exact arguments (as on the span's ``toolchain.input.sha256``).
+        output: the output under review (``after``), as a JSON value with secrets redacted
+            (``bytes`` as base64 text).
+        output_kind: how the output is carried: ``text``, ``bytes`` or ``json``.
+        output_sha256: the hash of the exact output (``after``).
+        hash_alg: ``sha256``, or ``hmac-sha256`` when a hash key is configured.
+        created_at, expires_at: when it was asked and when it times out (UTC); no decision by
+            then is a denial.
+        trace_id, span_id: the call's span, to find it in the trace backend (hex; empty when
+            tracing is off).
+    """
+
+    id: str
+    surface: str
+    risk: str
+    phase: Phase
+    arguments: Mapping[str, object]
+    arguments_sha256: str
+    created_at: _dt.datetime
+    expires_at: _dt.datetime
+    hash_alg: str = "sha256"
+    output: object = None
+    output_kind: OutputKind | None = None
+    output_sha256: str | None = None
+    trace_id: str = ""
+    span_id: str = ""
+
+    @property
+    def subject_sha256(self) -> str:
+        """The hash a decision must be bound to: the output's after, the arguments' before."""
+        return self.output_sha256 if self.phase == "after" and self.output_sha256 else self.arguments_sha256
+
+    def remaining(self) -> float:
+        """Seconds until the request times out (negative once past)."""
+        return (self.expires_at - utcnow()).total_seconds()
+
+    def approve(self, *, by: str, reason: str = "") -> Decision:
+        """A decision approving this request."""
+        return Decision(
+            request_id=self.id, subject_sha256=self.subject_sha256, verdict="approved", by=by, reason=reason
+        )
+
+    def deny(self, *, by: str, reason: str = "") -> Decision:
+        """A decision denying this request."""
+        return Decision(request_id=self.id, subject_sha256=self.subject_sha256, verdict="denied", by=by, reason=reason)
+
+    def edit(self, output: object, *, by: str, reason: str) -> Decision:
+        """A decision replacing the output under review with ``output`` (``after`` only; reason required)."""
+        return Decision(
+            request_id=self.id,
+            subject_sha256=self.subject_sha256,
+            verdict="edited",
+            by=by,
+            reason=reason,
+            output=output,
+        )
+
+
+# --- timeouts ----------------------------------------------------------------------------------
+_DURATION_RE: Final = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_UNITS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_timeout(value: str | float | _dt.timedelta) -> float:
+    """Seconds from ``"15m"``, ``"1h30m"``, ``"500ms"``, ``"0.2s"``, a number of seconds or a timedelta.
+
+    Raises:
+        ValueError: not a positive, finite duration.
+    """
+    if isinstance(value, _dt.timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip().lower().replace(" ", "")
+        try:
+            seconds = float(text)
+        except ValueError:
+            parts = _DURATION_RE.findall(text)
+            if not parts or "".join(n + u for n, u in parts) != text:
+                raise ValueError(f"timeout {value!r} is not a duration like '15m', '1h30m', '30s' or '500ms'") from None
+            seconds = sum(float(n) * _UNITS[u] for n, u in parts)
+    else:
+        raise ValueError(f"timeout must be a duration string, seconds or a timedelta, not {type(value).__name__}")
+    if not (0 < seconds < float("inf")):
+        raise ValueError(f"timeout must be positive and finite (a gate always ends), got {value!r}")
+    return seconds
+
+
+def format_seconds(seconds: float) -> str:
+    """A compact duration for the control sheet: ``15m``, ``1h``, ``0.2s``."""
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("m", 60.0)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+# --- what leaves the process: JSON views with secrets redacted -------------------------------------
+_SECRET_KEY_RE: Final = re.compile(
+    r"pass(word|wd)?|secret|token|api[_-]?key|apikey|authorization|credential|private[_-]?key|cookie|session",
+    re.IGNORECASE,
+)
+_SECRET_VALUE_RES: Final = (
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL),
+    re.compile(r"\b(sk|rk|pk)-[A-Za-z0-9_\-]{16,}"),  # OpenAI / Stripe-style keys
+    re.compile(r"\bsk-ant-[A-Za-z0-9_\-]{16,}"),
+    re.compile(r"\b(ghp|gho|ghu|ghs|ghr|github_pat)_[A-Za-z0-9_]{20,}"),
+    re.compile(r"\bxox[abposr]-[A-Za-z0-9\-]{10,}"),  # Slack
+    re.compile(r"\bAKIA[0-9A-Z]{16}\b"),  # AWS access key id
+    re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b"),  # Google API key
+    re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),  # JWT
+    re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._\-~+/]{16,}=*"),
+)
+REDACTED: Final = "[REDACTED]"
+
+
+def redact_text(text: str) -> str:
+    """``text`` with recognisable secrets (API keys, tokens, private keys) replaced by ``[REDACTED]``."""
+    for pattern in _SECRET_VALUE_RES:
+        text = pattern.sub(REDACTED, text)
+    return text
+
+
+def _redact(value: object) -> object:
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    if isinstance(value, dict):
+        return {k: REDACTED if _SECRET_KEY_RE.search(str(k)) else _redact(v) for k, v in value.items()}
+    return value
+
+
+def json_view(value: object) -> object:
+    """``value`` as plain JSON values (pydantic models and dataclasses as their fields), secrets redacted.
+
+    Raises:
+        TypeError, ValueError: the value has no canonical JSON form.
+    """
+    return _redact(json.loads(canonical_json(value)))
+
+
+def output_kind(value: object) -> OutputKind:
+    """How an output is carried to a reviewer and back."""
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "bytes"
+    return "json"
+
+
+def output_view(value: object) -> object:
+    """An output as a reviewer sees it: text redacted, bytes as base64, anything else as a JSON view."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    return json_view(value)
+
+
+def encode_output(value: object, kind: OutputKind) -> str:
+    """Serialise an edited output for storage, as the request's ``output_kind`` says.
+
+    Raises:
+        ValueError: the value does not fit ``kind`` (e.g. not text for a text output).
+    """
+    if kind == "text":
+        if not isinstance(value, str):
+            raise ValueError(f"the output under review is text; an edit must be text too, not {type(value).__name__}")
+        return json.dumps(value, ensure_ascii=False)
+    if kind == "bytes":
+        if not isinstance(value, (bytes, bytearray, memoryview)):
+            raise ValueError(f"the output under review is bytes; an edit must be bytes too, not {type(value).__name__}")
+        return json.dumps(base64.b64encode(bytes(value)).decode("ascii"))
+    try:
+        return canonical_json(value).decode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"the edited output has no JSON form: {exc}") from None
+
+
+def decode_output(text: str, kind: OutputKind) -> object:
+    """The inverse of ``encode_output``."""
+    value = json.loads(text)
+    if kind == "bytes":
+        return base64.b64decode(value)
+    return value
