@@ -43,6 +43,7 @@ __all__ = [
     "ApprovalRecord",
     "ApprovalStore",
     "DecisionRefused",
+    "STATUSES",
     "PostgresStore",
     "SQLiteStore",
     "Status",
