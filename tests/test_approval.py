@@ -20,6 +20,11 @@ from toolchain_sdk.testing import SpanRecorder
 MODES = ["sync", "async"]
 
 
+def off(*args: object, **kwargs: object) -> str:
+    """The kill-switch fallback every high-risk surface must declare (unused unless switched off)."""
+    return "switched off"
+
+
 def sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -39,11 +44,10 @@ def make(
     approval: object,
     *,
     risk: str = "high",
-    with_fallback: bool = False,
     fallback_raises: bool = False,
     capture: str = "hash",
 ) -> Surface:
-    """Declare ``name`` as a sync or async function ``refund(order, amount) -> str``."""
+    """Declare ``name`` as a sync or async ``refund(order, amount) -> str`` with a fallback handler."""
     surface = Surface(call=lambda *a: None)
 
     def fallback_body(order: str, amount: float) -> str:
@@ -62,7 +66,7 @@ def make(
             return fallback_body(order, amount)
 
         @tc.governed_call(name, risk=risk, approval=approval, capture=capture,  # type: ignore[arg-type]
-                          fallback=sync_fallback if with_fallback else None)  # fmt: skip
+                          fallback=sync_fallback)  # fmt: skip
         def refund(order: str, amount: float) -> str:
             return body(order, amount)
 
@@ -73,7 +77,7 @@ def make(
             return fallback_body(order, amount)
 
         @tc.governed_call(name, risk=risk, approval=approval, capture=capture,  # type: ignore[arg-type]
-                          fallback=async_fallback if with_fallback else None)  # fmt: skip
+                          fallback=async_fallback)  # fmt: skip
         async def arefund(order: str, amount: float) -> str:
             await asyncio.sleep(0)
             return body(order, amount)
@@ -91,7 +95,7 @@ def test_high_risk_without_approval_is_a_config_error() -> None:
     """A high-risk surface with no approval fails at decoration time, naming both ways out."""
     with pytest.raises(tc.ConfigError, match=r"require\(.*not_required\(reason="):
 
-        @tc.governed_call("decl.high", risk="high")
+        @tc.governed_call("decl.high", risk="high", fallback=off)
         def f() -> str:
             return "x"
 
@@ -99,7 +103,9 @@ def test_high_risk_without_approval_is_a_config_error() -> None:
 def test_not_required_with_reason_is_accepted_and_shown(spans: SpanRecorder) -> None:
     """not_required(reason=...) leaves a high-risk surface ungated, says why on the sheet and span."""
 
-    @tc.governed_call("decl.notreq", risk="high", approval=tc.approval.not_required(reason="read-only lookup"))
+    @tc.governed_call(
+        "decl.notreq", risk="high", fallback=off, approval=tc.approval.not_required(reason="read-only lookup")
+    )
     def f() -> str:
         return "x"
 
@@ -138,7 +144,7 @@ def test_after_mode_refused_on_streams_and_blocks() -> None:
 def test_on_deny_fallback_needs_a_fallback_and_a_function() -> None:
     """on_deny='fallback' without a fallback, or on a block, is refused."""
     gate = tc.approval.require(approver=tc.approval.deny_all(), on_deny="fallback")
-    with pytest.raises(tc.ConfigError, match="fallback=..."):
+    with pytest.raises(tc.ConfigError, match=r"fallback=\.\.\."):
 
         @tc.governed_call("decl.nofb", approval=gate)
         def f() -> str:
@@ -197,7 +203,7 @@ def test_timeouts_parse(text: str | int, seconds: float) -> None:
 def test_auto_approve_refuses_outside_test_and_dev(monkeypatch: pytest.MonkeyPatch) -> None:
     """auto_approve() refuses (and says why) unless TOOLCHAIN_ENV marks a test or dev environment."""
     monkeypatch.delenv("TOOLCHAIN_ENV", raising=False)
-    with pytest.raises(tc.ConfigError, match="TOOLCHAIN_ENV=test or dev.*unset"):
+    with pytest.raises(tc.ConfigError, match=r"TOOLCHAIN_ENV=test or dev.*unset"):
         tc.approval.auto_approve()
     monkeypatch.setenv("TOOLCHAIN_ENV", "production")
     with pytest.raises(tc.ConfigError, match="TOOLCHAIN_ENV=production"):
@@ -275,7 +281,7 @@ def test_approver_sees_redacted_arguments_function_gets_real_ones(mode: str) -> 
     gate = tc.approval.require(approver=tc.approval.callback(decide))
     if mode == "sync":
 
-        @tc.governed_call("redact.args", risk="high", approval=gate)
+        @tc.governed_call("redact.args", risk="high", fallback=off, approval=gate)
         def send(note: str, api_key: str) -> str:
             got.append(api_key)
             return "sent"
@@ -283,7 +289,7 @@ def test_approver_sees_redacted_arguments_function_gets_real_ones(mode: str) -> 
         send("token sk-abcdefghijklmnopqrstuvwx", "k-123")
     else:
 
-        @tc.governed_call("redact.args", risk="high", approval=gate)
+        @tc.governed_call("redact.args", risk="high", fallback=off, approval=gate)
         async def asend(note: str, api_key: str) -> str:
             got.append(api_key)
             return "sent"
@@ -301,8 +307,10 @@ def test_method_arguments_leave_out_self() -> None:
         seen.append(request)
         return request.approve(by="alice")
 
+    gate = tc.approval.require(approver=tc.approval.callback(decide))
+
     class Bot:
-        @tc.governed_call("method.gate", risk="high", approval=tc.approval.require(approver=tc.approval.callback(decide)))
+        @tc.governed_call("method.gate", risk="high", fallback=off, approval=gate)
         def reply(self, text: str) -> str:
             return text.upper()
 
@@ -379,7 +387,7 @@ def test_edit_rebuilds_structured_outputs() -> None:
     gate = tc.approval.require(when="after", approver=tc.approval.callback(
         lambda r: r.edit({"text": "ok", "amount": 2.0}, by="dave", reason="cap")))  # fmt: skip
 
-    @tc.governed_call("after.struct", risk="high", approval=gate)
+    @tc.governed_call("after.struct", risk="high", fallback=off, approval=gate)
     def reply() -> Reply:
         return Reply("ok", 3.0)
 
@@ -412,7 +420,7 @@ def test_timeout_denies(mode: str, spans: SpanRecorder) -> None:
     approver = tc.approval.callback(slow if mode == "sync" else aslow)
     s = make(mode, "fail.timeout", tc.approval.require(approver=approver, timeout=0.2))
     try:
-        with pytest.raises(tc.ApprovalDenied, match="no decision within 0.2s") as info:
+        with pytest.raises(tc.ApprovalDenied, match=r"no decision within 0\.2s") as info:
             s.call("o1", 1.0)
     finally:
         release.set()
@@ -500,8 +508,9 @@ def test_arguments_changed_while_waiting_are_denied() -> None:
     """A mutable argument changed between the request and the decision denies the call."""
     ran: list[dict[str, int]] = []
 
-    @tc.governed_call("fail.mutated", risk="high", approval=tc.approval.require(approver=tc.approval.callback(
-        lambda r: (order.update(amount=10_000), r.approve(by="alice"))[1])))  # fmt: skip
+    mutate = tc.approval.callback(lambda r: (order.update(amount=10_000), r.approve(by="alice"))[1])
+
+    @tc.governed_call("fail.mutated", risk="high", fallback=off, approval=tc.approval.require(approver=mutate))
     def pay(order: dict[str, int]) -> str:
         ran.append(order)
         return "paid"
@@ -516,7 +525,7 @@ def test_unhashable_arguments_are_denied() -> None:
     """Arguments with no canonical form cannot be bound to a decision: denied, approver never asked."""
     asked: list[str] = []
 
-    @tc.governed_call("fail.unhashable", risk="high", capture="none", approval=tc.approval.require(
+    @tc.governed_call("fail.unhashable", risk="high", fallback=off, capture="none", approval=tc.approval.require(
         approver=tc.approval.callback(lambda r: (asked.append(r.id), r.approve(by="a"))[1])))  # fmt: skip
     def use(handle: object) -> str:
         return "used"
@@ -529,8 +538,7 @@ def test_unhashable_arguments_are_denied() -> None:
 @pytest.mark.parametrize("mode", MODES)
 def test_on_deny_fallback_before(mode: str, spans: SpanRecorder) -> None:
     """on_deny='fallback': a denied before-call is answered by the fallback; outcome stays denied."""
-    s = make(mode, "fb.before", tc.approval.require(approver=tc.approval.deny_all(), on_deny="fallback"),
-             with_fallback=True)  # fmt: skip
+    s = make(mode, "fb.before", tc.approval.require(approver=tc.approval.deny_all(), on_deny="fallback"))
     assert s.call("o1", 1.0) == "manual review for o1"
     assert s.ran == [] and s.fell_back == ["o1"]
     a = spans.one("fb.before").attributes or {}
@@ -544,8 +552,7 @@ def test_on_deny_fallback_after_and_on_timeout(mode: str) -> None:
     """on_deny='fallback' also answers denied after-calls and timeouts."""
     release = threading.Event()
     s = make(mode, "fb.after", tc.approval.require(when="after", approver=tc.approval.callback(
-        lambda r: (release.wait(30), r.approve(by="late"))[1]), timeout=0.2, on_deny="fallback"),
-        with_fallback=True)  # fmt: skip
+        lambda r: (release.wait(30), r.approve(by="late"))[1]), timeout=0.2, on_deny="fallback"))  # fmt: skip
     try:
         assert s.call("o1", 1.0) == "manual review for o1"
     finally:
@@ -557,7 +564,7 @@ def test_on_deny_fallback_after_and_on_timeout(mode: str) -> None:
 def test_failing_fallback_raises_fallback_failed(mode: str) -> None:
     """A fallback that raises surfaces as FallbackFailed chained to its cause."""
     s = make(mode, "fb.broken", tc.approval.require(approver=tc.approval.deny_all(), on_deny="fallback"),
-             with_fallback=True, fallback_raises=True)  # fmt: skip
+             fallback_raises=True)  # fmt: skip
     with pytest.raises(tc.FallbackFailed) as info:
         s.call("o1", 1.0)
     assert isinstance(info.value.__cause__, RuntimeError)
@@ -572,7 +579,9 @@ async def test_cancellation_is_not_swallowed() -> None:
         await asyncio.sleep(30)
         return request.approve(by="late")
 
-    @tc.governed_call("cancel.wait", risk="high", approval=tc.approval.require(approver=tc.approval.callback(waiting)))
+    @tc.governed_call(
+        "cancel.wait", risk="high", fallback=off, approval=tc.approval.require(approver=tc.approval.callback(waiting))
+    )
     async def act() -> str:
         return "done"
 

@@ -31,7 +31,8 @@ from toolchain_sdk._approval_values import (
 )
 from toolchain_sdk._approvers import Approver
 from toolchain_sdk._safety import warn_once
-from toolchain_sdk.errors import ApprovalDenied, FallbackFailed, ToolchainError
+from toolchain_sdk.errors import ApprovalDenied
+from toolchain_sdk.inventory import get_surface
 
 if TYPE_CHECKING:
     from toolchain_sdk.call import GovernedCall
@@ -44,7 +45,6 @@ __all__ = [
     "Policy",
     "PredicatePolicy",
     "RiskPolicy",
-    "guard_fallback",
 ]
 
 LATE_GRACE_S: Final = 1.0
@@ -119,12 +119,10 @@ class ApprovalGate:
         timeout_s: float,
         on_deny: Literal["raise", "fallback"],
         fallback: Callable[..., Any] | None,
-        fallback_name: str | None,
         description: str,
     ) -> None:
         self._surface = surface
         self._description = description
-        self._fallback_name = fallback_name
         self._when = when
         self._policy = policy
         self._approver = approver
@@ -265,8 +263,9 @@ class ApprovalGate:
             return _Outcome("pass", edited)
         if self._on_deny == "fallback" and self._fallback is not None:
             call.outcome = "denied"
-            if self._fallback_name:
-                call._attrs[semconv.FALLBACK_HANDLER] = self._fallback_name
+            spec = get_surface(self._surface)
+            if spec is not None and spec.fallback:
+                call._attrs[semconv.FALLBACK_HANDLER] = spec.fallback
             return _Outcome("fallback")
         self._deny(call, request.id, verdict, reason, answer if isinstance(answer, BaseException) else None)
 
@@ -324,7 +323,8 @@ class ApprovalGate:
         ) from cause
 
     def _run_fallback(self, call: GovernedCall) -> object:
-        """Answer a denied after-mode call with the fallback handler, on the call's own arguments."""
+        """Answer a denied after-mode call with the fallback, on the call's own arguments (the
+        kill switch fitted it to the surface: an awaitable for async ones, ``FallbackFailed`` on error)."""
         assert self._fallback is not None
         return self._fallback(*call._args, **call._kwargs)
 
@@ -357,42 +357,6 @@ class NotRequiredGate:
 
     async def areview(self, call: GovernedCall, output: object) -> object:
         return output
-
-
-def guard_fallback(surface: str, fallback: Callable[..., Any], name: str, kind: str) -> Callable[..., Any]:
-    """``fallback`` for a surface of ``kind``, raising ``FallbackFailed`` (chained) when it fails.
-
-    For an ``async`` surface a plain fallback is accepted too (its result is returned as is).
-    Generator fallbacks are passed through unchanged: they are driven like the function.
-    """
-
-    def failed(exc: Exception) -> FallbackFailed:
-        return FallbackFailed(f"{surface}: fallback handler {name} raised {type(exc).__name__}: {exc}")
-
-    if kind == "async":
-
-        async def run_async(*args: Any, **kwargs: Any) -> Any:
-            try:
-                result = fallback(*args, **kwargs)
-                return await result if inspect.isawaitable(result) else result
-            except ToolchainError:
-                raise
-            except Exception as exc:
-                raise failed(exc) from exc
-
-        return run_async
-    if kind == "function":
-
-        def run(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return fallback(*args, **kwargs)
-            except ToolchainError:
-                raise
-            except Exception as exc:
-                raise failed(exc) from exc
-
-        return run
-    return fallback
 
 
 def _trace_ids(call: GovernedCall) -> dict[str, str]:

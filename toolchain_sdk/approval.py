@@ -31,7 +31,6 @@ from toolchain_sdk._approval_gate import (
     Policy,
     PredicatePolicy,
     RiskPolicy,
-    guard_fallback,
 )
 from toolchain_sdk._approval_values import ApprovalRequest, Decision, Phase, Verdict, format_seconds, parse_timeout
 from toolchain_sdk._approvers import (
@@ -237,8 +236,6 @@ def build_approval_gate(
             "so nothing would be held back; use when='before', or gate a plain function that returns the "
             "collected output"
         )
-    guarded: Callable[..., Any] | None = None
-    name: str | None = None
     if approval.on_deny == "fallback":
         if kind == "block":
             raise ConfigError(
@@ -247,8 +244,6 @@ def build_approval_gate(
             )
         if fallback is None:
             raise ConfigError(f"{surface}: on_deny='fallback' needs the surface's fallback=... handler")
-        name = f"{getattr(fallback, '__module__', '?')}.{getattr(fallback, '__qualname__', repr(fallback))}"
-        guarded = guard_fallback(surface, fallback, name, kind)
     return ApprovalGate(
         surface=surface,
         when=approval.when,
@@ -256,7 +251,6 @@ def build_approval_gate(
         approver=approval.approver,
         timeout_s=approval.timeout_s,
         on_deny=approval.on_deny,
-        fallback=guarded,
-        fallback_name=name,
+        fallback=fallback if approval.on_deny == "fallback" else None,
         description=approval.describe(),
     )
