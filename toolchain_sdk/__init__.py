@@ -4,7 +4,7 @@
 the controls land — gated, switchable and recorded. See ``docs/getting-started.md``.
 """
 
-from toolchain_sdk import approval, fallbacks
+from toolchain_sdk import approval, fallbacks, flags
 from toolchain_sdk.call import INJECTED, GovernedCall, current_call
 from toolchain_sdk.config import Settings, configure
 from toolchain_sdk.errors import (
@@ -36,6 +36,7 @@ __all__ = [
     "configure",
     "current_call",
     "fallbacks",
+    "flags",
     "governed",
     "governed_call",
     "shutdown",

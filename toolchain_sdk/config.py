@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Final, Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Final, Literal
 
 from opentelemetry.sdk.trace.export import SpanExporter
 from pydantic import BaseModel, ConfigDict, Field, SecretBytes, ValidationError, field_validator
 
 from toolchain_sdk.errors import ConfigError
 from toolchain_sdk.hashing import Hasher
+
+if TYPE_CHECKING:
+    from toolchain_sdk.flags import SourceSpec
 
 __all__ = ["Settings", "configure", "current_settings", "hasher", "reset"]
 
@@ -107,6 +111,7 @@ def configure(
     resource_attributes: dict[str, str] | None = None,
     hash_key: str | bytes | None = None,
     exit_flush_s: float | None = None,
+    flags: Sequence[SourceSpec] | None = None,
 ) -> Settings:
     """Set the SDK up: resolve settings and install tracing (unless the app already did).
 
@@ -121,6 +126,11 @@ def configure(
         resource_attributes: extra resource attributes (merged over ``OTEL_RESOURCE_ATTRIBUTES``).
         hash_key: key for HMAC-SHA256 hashes (else ``TOOLCHAIN_HASH_KEY``).
         exit_flush_s: the most to wait at exit for pending spans (else ``TOOLCHAIN_EXIT_FLUSH_S``, 5 s).
+        flags: the kill-switch flag sources, asked in order: ``"env"`` (``TOOLCHAIN_KILL``),
+            ``"file"`` (``TOOLCHAIN_FLAGS_FILE``, else ``.toolchain/flags.json``), ``"openfeature"``
+            (the default OpenFeature provider), or objects from ``tc.flags`` (``EnvSource``,
+            ``FileSource``, ``OpenFeatureSource``, your own ``FlagSource``). Omitted: ``["env", "file"]``.
+            A surface's own ``flags=`` replaces these for that surface.
 
     Returns:
         The resolved settings.
@@ -128,6 +138,7 @@ def configure(
     Raises:
         ConfigError: a value is not accepted; the message names it and the accepted values.
     """
+    from toolchain_sdk import flags as flag_sources
     from toolchain_sdk import tracing
 
     settings = _resolve(
@@ -142,6 +153,7 @@ def configure(
         hash_key=hash_key,
         exit_flush_s=exit_flush_s,
     )
+    flag_sources.set_sources(flags)  # validates first: a bad source raises before anything changes
     global _settings, _hasher
     with _lock:
         _settings = settings

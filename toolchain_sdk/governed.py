@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, ClassVar, ParamSpec, TypeVar, cast
 
@@ -95,14 +95,16 @@ def _compile(
     kill_default: bool,
     fallback: Callable[..., Any] | None,
     approval: object,
+    flags: Sequence[_flags.SourceSpec] | None = None,
 ) -> Surface:
     """Validate a declaration, build its gates, register its spec and compile its pipeline."""
     _validate(surface, risk, capture, operation)
     resolved = _resolve_prompt(surface, prompt)
     target = func or _no_target
     kill_gate = _flags.build_kill_gate(
-        surface=surface, risk=risk, flag=kill_flag, default=kill_default, fallback=fallback, func=target, kind=kind
-    )
+        surface=surface, risk=risk, flag=kill_flag, default=kill_default, fallback=fallback, func=target, kind=kind,
+        owner=owner, sources=flags,
+    )  # fmt: skip
     approval_gate = _approval.build_approval_gate(
         surface=surface, risk=risk, approval=approval, fallback=kill_gate.fallback, func=target, kind=kind
     )
@@ -151,6 +153,7 @@ def governed_call(
     kill_default: bool = False,
     fallback: Callable[..., Any] | None = None,
     approval: object = None,
+    flags: Sequence[_flags.SourceSpec] | None = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Govern every call of the decorated function: traced, hashed, inventoried, switchable, gated.
 
@@ -171,6 +174,8 @@ def governed_call(
         kill_default: the switch state to assume before any flag source answered.
         fallback: deterministic handler with the same signature, answering when the switch is on.
         approval: ``tc.approval.require(...)`` or ``tc.approval.not_required(reason=...)``.
+        flags: this surface's kill-switch sources, replacing ``configure(flags=...)`` for it
+            (e.g. ``["env", tc.flags.OpenFeatureSource(domain="support")]``).
 
     Raises:
         ConfigError: at decoration time, for a bad surface name, risk, capture mode, prompt, a
@@ -215,6 +220,7 @@ def governed_call(
             kill_default=kill_default,
             fallback=fallback,
             approval=approval,
+            flags=flags,
         )
         from toolchain_sdk._wrap import wrapper_for
 
@@ -228,7 +234,8 @@ class governed:  # noqa: N801 - used like a function: `with tc.governed(...) as 
 
     Also ``async with``. The block's output is what it passes to ``call.record_output(x)``. An
     exception leaving the block marks the span as an error and propagates unchanged. The same
-    declaration is compiled once and reused.
+    declaration is compiled once and reused. When the kill switch is on, entering the block raises
+    ``KillSwitchEngaged`` so the body never runs (catch it and answer with the fallback).
 
     Raises:
         ConfigError: bad arguments, as for ``governed_call``, when the block is created.
@@ -255,11 +262,12 @@ class governed:  # noqa: N801 - used like a function: `with tc.governed(...) as 
         kill_default: bool = False,
         fallback: Callable[..., Any] | None = None,
         approval: object = None,
+        flags: Sequence[_flags.SourceSpec] | None = None,
     ) -> None:
         key = tuple(
             _cache_key(v)
             for v in (surface, owner, model, provider, prompt, risk, capture, operation, route, data_class,
-                      kill_flag, kill_default, fallback, approval)
+                      kill_flag, kill_default, fallback, approval, tuple(flags) if flags is not None else None)
         )  # fmt: skip
         compiled = self._compiled.get(key)
         if compiled is None:
@@ -280,6 +288,7 @@ class governed:  # noqa: N801 - used like a function: `with tc.governed(...) as 
                 kill_default=kill_default,
                 fallback=fallback,
                 approval=approval,
+                flags=flags,
             )
         self._surface = compiled
         self._call: GovernedCall | None = None

@@ -27,7 +27,7 @@ FEATURE_FLAG_KEY: Final = "feature_flag.key"
 FEATURE_FLAG_VARIANT: Final = "feature_flag.variant"
 FEATURE_FLAG_PROVIDER_NAME: Final = "feature_flag.provider_name"
 FEATURE_FLAG_EVALUATION_REASON: Final = "feature_flag.evaluation.reason"
-FEATURE_FLAG_ERROR_TYPE: Final = "feature_flag.evaluation.error.message"
+FEATURE_FLAG_ERROR_MESSAGE: Final = "feature_flag.evaluation.error.message"
 
 # --- toolchain.* -------------------------------------------------------------------------------
 SURFACE: Final = "toolchain.surface"
@@ -50,6 +50,9 @@ ROUTE_FALLBACK_REASON: Final = "toolchain.route.fallback_reason"
 MODEL_MISMATCH: Final = "toolchain.model.mismatch"
 
 KILL_SWITCH_ACTIVE: Final = "toolchain.kill_switch.active"
+KILL_SWITCH_SOURCE: Final = "toolchain.kill_switch.source"
+KILL_SWITCH_RULE: Final = "toolchain.kill_switch.rule"
+KILL_SWITCH_ERROR_TYPE: Final = "toolchain.kill_switch.error.type"
 FALLBACK_HANDLER: Final = "toolchain.fallback.handler"
 
 APPROVAL_REQUIRED: Final = "toolchain.approval.required"

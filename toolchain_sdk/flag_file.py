@@ -1,0 +1,532 @@
+"""The local flag file: its format, safe concurrent writes with a change log, and the source reading it.
+
+``.toolchain/flags.json`` (or ``TOOLCHAIN_FLAGS_FILE``) holds one entry per surface name, flag
+key or glob pattern::
+
+    {"version": 1,
+     "flags": {"support.*": {"killed": true, "reason": "refund replies quote wrong policy",
+                             "by": "alice", "since": "2026-11-26T10:00:00Z",
+                             "until": "2026-11-26T12:00:00Z"}}}
+
+``killed: false`` pins a surface on the model (it overrides a broader pattern and a
+``kill_default=True``). A hand-written ``"name": true`` is accepted too. Writers (``toolchain
+kill`` / ``allow`` / ``restore`` or ``FlagFile``) take an exclusive ``flock`` on
+``flags.json.lock``, write a temporary file and ``os.replace`` it, then append one JSON line per
+change to ``flags.changes.jsonl`` beside it: who, when, why, before and after.
+
+Readers (``FileSource``) never read the file on the hot path: a governed call costs one
+``time.monotonic()``; at most every 250 ms one thread ``stat``s the file and re-reads it when its
+inode, size or times changed, so an edit takes effect within about a second.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import getpass
+import json
+import os
+import re
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from toolchain_sdk._flag_model import (
+    REASON_DEFAULT,
+    REASON_ERROR,
+    REASON_STATIC,
+    FlagEvaluation,
+    FlagTarget,
+    error_type_name,
+    valid_pattern,
+)
+from toolchain_sdk._safety import logger
+from toolchain_sdk.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_FLAGS_FILE",
+    "TOOLCHAIN_FLAGS_FILE",
+    "Change",
+    "FileSource",
+    "FlagEntry",
+    "FlagFile",
+    "default_flags_path",
+    "format_time",
+    "parse_duration",
+]
+
+TOOLCHAIN_FLAGS_FILE: Final = "TOOLCHAIN_FLAGS_FILE"
+"""Path of the local flag file (default ``.toolchain/flags.json`` under the working directory)."""
+DEFAULT_FLAGS_FILE: Final = ".toolchain/flags.json"
+_VERSION = 1
+_GLOB_CHARS = frozenset("*?[")
+Action = Literal["kill", "allow", "restore", "expire"]
+
+
+def default_flags_path() -> Path:
+    """``TOOLCHAIN_FLAGS_FILE``, else ``.toolchain/flags.json``, made absolute against the working directory."""
+    return Path(os.path.abspath(os.environ.get(TOOLCHAIN_FLAGS_FILE) or DEFAULT_FLAGS_FILE))
+
+
+def format_time(moment: datetime) -> str:
+    """UTC ISO 8601 to the second with a ``Z``, as the flag file stores times."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_time(text: object, what: str) -> datetime:
+    if not isinstance(text, str):
+        raise ConfigError(f"{what} must be an ISO 8601 time string, not {text!r}")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{what} {text!r} is not an ISO 8601 time such as 2026-11-26T12:00:00Z") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+_DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse a TTL such as ``2h``, ``90m``, ``1d12h`` or ``1h30m15s`` (units d, h, m, s; in that order).
+
+    Raises:
+        ValueError: not a positive duration in that form.
+    """
+    match = _DURATION_RE.match(text.strip().lower()) if isinstance(text, str) else None
+    if not match or not any(match.groups()):
+        raise ValueError(f"TTL {text!r} is not a duration such as 30m, 2h, 1d or 1h30m")
+    days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+    try:
+        ttl = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"TTL {text!r} is too long") from None
+    if ttl <= timedelta(0):
+        raise ValueError(f"TTL {text!r} must be longer than zero")
+    return ttl
+
+
+@dataclass(frozen=True)
+class FlagEntry:
+    """One entry of the flag file.
+
+    Attributes:
+        target: a surface name, flag key or glob pattern.
+        killed: ``True`` switches matching surfaces to their fallback; ``False`` pins them on the model.
+        reason, by: why and by whom.
+        since: when it was set; until: when it lapses (``None``: until restored).
+    """
+
+    target: str
+    killed: bool
+    reason: str = ""
+    by: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def active(self, now: datetime) -> bool:
+        """Whether the entry is in force at ``now`` (its TTL has not run out)."""
+        return self.until is None or now < self.until
+
+    def to_json(self) -> dict[str, object]:
+        """The entry as stored under its target in the file."""
+        return {
+            "killed": self.killed,
+            "reason": self.reason,
+            "by": self.by,
+            "since": format_time(self.since) if self.since else None,
+            "until": format_time(self.until) if self.until else None,
+        }
+
+    @classmethod
+    def from_json(cls, target: str, value: object) -> FlagEntry:
+        """Parse one stored entry (``true``/``false`` shorthand or an object). Raises ConfigError."""
+        if not isinstance(target, str) or not valid_pattern(target):
+            raise ConfigError(f"flag file entry {target!r} is not a surface name, flag key or glob pattern")
+        if isinstance(value, bool):
+            return cls(target, value)
+        if not isinstance(value, dict):
+            raise ConfigError(f"flag file entry {target!r} must be true, false or an object")
+        killed = value.get("killed", True)
+        if not isinstance(killed, bool):
+            raise ConfigError(f"flag file entry {target!r}: 'killed' must be true or false")
+        reason, by = value.get("reason") or "", value.get("by") or ""
+        if not isinstance(reason, str) or not isinstance(by, str):
+            raise ConfigError(f"flag file entry {target!r}: 'reason' and 'by' must be strings")
+        since = value.get("since")
+        until = value.get("until")
+        return cls(
+            target,
+            killed,
+            reason,
+            by,
+            _parse_time(since, f"{target}.since") if since is not None else None,
+            _parse_time(until, f"{target}.until") if until is not None else None,
+        )
+
+    def describe_state(self, now: datetime) -> str:
+        """``killed``, ``allowed`` or ``expired``."""
+        if not self.active(now):
+            return "expired"
+        return "killed" if self.killed else "allowed"
+
+
+def parse_document(text: str | bytes) -> dict[str, FlagEntry]:
+    """Parse the flag file's content into entries by target. Raises ConfigError with what is wrong."""
+    try:
+        doc = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"flag file is not valid JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise ConfigError("flag file must hold a JSON object with 'version' and 'flags'")
+    if doc.get("version", _VERSION) != _VERSION:
+        raise ConfigError(f"flag file version {doc.get('version')!r} is not supported (expected {_VERSION})")
+    flags = doc.get("flags", {})
+    if not isinstance(flags, dict):
+        raise ConfigError("flag file 'flags' must be an object of entries")
+    return {target: FlagEntry.from_json(target, value) for target, value in flags.items()}
+
+
+def render_document(entries: dict[str, FlagEntry]) -> str:
+    """The file content for ``entries`` (sorted, indented for people editing it by hand)."""
+    doc = {"version": _VERSION, "flags": {t: entries[t].to_json() for t in sorted(entries)}}
+    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change to the flag file, as appended to the change log."""
+
+    at: datetime
+    action: Action
+    target: str
+    by: str
+    reason: str
+    before: FlagEntry | None
+    after: FlagEntry | None
+
+    def to_json(self, path: Path) -> dict[str, object]:
+        """The change-log record (one JSON line)."""
+        return {
+            "at": format_time(self.at),
+            "action": self.action,
+            "target": self.target,
+            "by": self.by,
+            "reason": self.reason,
+            "before": self.before.to_json() if self.before else None,
+            "after": self.after.to_json() if self.after else None,
+            "file": str(path),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+        }
+
+
+def _default_by() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in this environment
+        return "unknown"
+
+
+class FlagFile:
+    """Read and change a flag file safely (what ``toolchain kill`` / ``allow`` / ``restore`` use).
+
+    Every change runs under an exclusive lock on ``<file>.lock``: read, change, write a temporary
+    file, ``fsync``, ``os.replace``, then append the change (and any TTL expiries it swept away)
+    to the change log — so concurrent writers lose nothing and readers see whole files only.
+
+    Args:
+        path: the flag file (default ``default_flags_path()``).
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(os.path.abspath(path)) if path is not None else default_flags_path()
+        self.log_path = self.path.with_name(self.path.stem + ".changes.jsonl")
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+
+    def entries(self) -> dict[str, FlagEntry]:
+        """The entries now in the file (expired ones included); empty when there is no file."""
+        try:
+            return parse_document(self.path.read_bytes())
+        except FileNotFoundError:
+            return {}
+
+    def history(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """The last ``limit`` change-log records (all by default), oldest first."""
+        try:
+            lines = self.log_path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        records = [json.loads(line) for line in lines if line.strip()]
+        return records[-limit:] if limit else records
+
+    def kill(self, target: str, *, reason: str, by: str | None = None, ttl: timedelta | None = None) -> Change:
+        """Switch ``target`` (surface, flag key or pattern) to its fallback, until restored or ``ttl`` runs out."""
+        return self._set(target, killed=True, reason=reason, by=by, ttl=ttl, action="kill")
+
+    def allow(self, target: str, *, reason: str, by: str | None = None, ttl: timedelta | None = None) -> Change:
+        """Pin ``target`` on the model: overrides a broader killed pattern and ``kill_default=True``."""
+        return self._set(target, killed=False, reason=reason, by=by, ttl=ttl, action="allow")
+
+    def restore(self, target: str, *, reason: str, by: str | None = None) -> Change | None:
+        """Remove exactly the entry named ``target``; ``None`` (and nothing logged) when there is none."""
+        reason, who = _check_reason(reason), by or _default_by()
+
+        def change(entries: dict[str, FlagEntry], now: datetime) -> Change | None:
+            before = entries.pop(target, None)
+            return None if before is None else Change(now, "restore", target, who, reason, before, None)
+
+        return self._mutate(change)
+
+    def _set(
+        self, target: str, *, killed: bool, reason: str, by: str | None, ttl: timedelta | None, action: Action
+    ) -> Change:
+        if not isinstance(target, str) or not valid_pattern(target):
+            raise ConfigError(
+                f"{target!r} is not a surface name, flag key or glob pattern (letters, digits, '_', '-', '.', "
+                "'*', '?', '[...]'; no spaces or commas)"
+            )
+        reason, who = _check_reason(reason), by or _default_by()
+        if ttl is not None and ttl <= timedelta(0):
+            raise ConfigError("ttl must be longer than zero")
+
+        def change(entries: dict[str, FlagEntry], now: datetime) -> Change:
+            after = FlagEntry(target, killed, reason, who, now, now + ttl if ttl else None)
+            before = entries.get(target)
+            entries[target] = after
+            return Change(now, action, target, who, reason, before, after)
+
+        result = self._mutate(change)
+        assert result is not None
+        return result
+
+    def _mutate(self, change: Callable[[dict[str, FlagEntry], datetime], Change | None]) -> Change | None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._locked():
+            entries = self.entries()
+            now = datetime.now(UTC).replace(microsecond=0)
+            log = [
+                Change(now, "expire", t, "toolchain (ttl)", "TTL ran out", e, None)
+                for t, e in sorted(entries.items())
+                if not e.active(now)
+            ]
+            for record in log:
+                del entries[record.target]
+            result = change(entries, now)
+            if result is not None:
+                log.append(result)
+            if log:
+                self._write(render_document(entries))
+                self._append_log(log)
+            return result
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        import fcntl  # POSIX only; imported here so the package imports everywhere
+
+        with open(self.lock_path, "a+b") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+    def _write(self, text: str) -> None:
+        fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        with contextlib.suppress(OSError):  # make the rename itself durable
+            dir_fd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+
+    def _append_log(self, changes: list[Change]) -> None:
+        lines = "".join(json.dumps(c.to_json(self.path), sort_keys=True) + "\n" for c in changes)
+        with open(self.log_path, "a", encoding="utf-8") as fh:
+            fh.write(lines)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def _check_reason(reason: str) -> str:
+    if not isinstance(reason, str) or not reason.strip():
+        raise ConfigError("a reason is required for every flag change (say why, for the change log)")
+    return reason.strip()
+
+
+# --- the source ------------------------------------------------------------------------------------
+class _Snapshot:
+    """The entries in force at one reading of the file, with each target's answer cached."""
+
+    __slots__ = ("cache", "error", "exact", "patterns", "provider_name", "stale")
+
+    def __init__(
+        self,
+        entries: list[FlagEntry],
+        provider_name: str,
+        error: tuple[str, str] | None = None,
+        stale: bool = False,
+    ) -> None:
+        self.provider_name = provider_name
+        self.exact = {e.target: e for e in entries if not _GLOB_CHARS & set(e.target)}
+        self.patterns = [
+            (e, re.compile(fnmatch.translate(e.target)), sum(c not in "*?[]!" for c in e.target))
+            for e in entries
+            if _GLOB_CHARS & set(e.target)
+        ]
+        self.error = error
+        self.stale = stale
+        self.cache: dict[FlagTarget, FlagEvaluation] = {}
+
+    def resolve(self, target: FlagTarget) -> FlagEvaluation:
+        """The most specific matching entry decides: exact names beat patterns, longer patterns beat
+        shorter ones, and on a tie ``killed`` wins."""
+        best: tuple[tuple[int, int, bool], FlagEntry] | None = None
+        for name in target.names:
+            entry = self.exact.get(name)
+            if entry is not None:
+                rank = (2, len(name), entry.killed)
+                if best is None or rank > best[0]:
+                    best = (rank, entry)
+        for entry, regex, literal in self.patterns:
+            if any(regex.match(n) for n in target.names):
+                rank = (1, literal, entry.killed)
+                if best is None or rank > best[0]:
+                    best = (rank, entry)
+        error_type, message = self.error or (None, None)
+        if best is None:
+            answer = FlagEvaluation(None, REASON_ERROR if self.error else REASON_DEFAULT, "file", self.provider_name,
+                                    error_type=error_type, error_message=message, stale=self.stale)  # fmt: skip
+        else:
+            answer = FlagEvaluation(best[1].killed, REASON_ERROR if self.error else REASON_STATIC, "file",
+                                    self.provider_name, rule=best[1].target, error_type=error_type,
+                                    error_message=message, stale=self.stale)  # fmt: skip
+        self.cache[target] = answer
+        return answer
+
+
+class FileSource:
+    """Kill switches from the local flag file, re-read within about a second of each change.
+
+    Per call: one ``time.monotonic()`` and a dict lookup. At most every ``check_interval_s`` one
+    thread ``stat``s the file (the others go on with the current entries) and re-reads it when
+    it changed; an entry whose TTL runs out lapses on time without a re-read. A file that cannot
+    be read or parsed keeps the last good entries in force and marks answers as errors; a
+    missing file simply has no entries.
+
+    Args:
+        path: the flag file; default ``TOOLCHAIN_FLAGS_FILE``, else ``.toolchain/flags.json``
+            (looked up again at each check, so it follows the variable and the working directory).
+        check_interval_s: the most time between two ``stat`` calls (default 0.25 s).
+    """
+
+    name = "file"
+    reports_errors = True  # never raises: failures come back as error answers
+    provider_name = "toolchain-file"
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, check_interval_s: float = 0.25) -> None:
+        if not 0 < check_interval_s <= 1:
+            raise ConfigError(f"FileSource check_interval_s must be in (0, 1] seconds, not {check_interval_s!r}")
+        self._path = Path(os.path.abspath(path)) if path is not None else None
+        self.check_interval_s = check_interval_s
+        self._snap = _Snapshot([], self.provider_name)
+        self._good: list[FlagEntry] | None = None
+        self._signature: object = None
+        self._racy = False
+        self._expiry = float("inf")
+        self._due = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def path(self) -> Path:
+        """The file this source reads (resolved now when it follows ``TOOLCHAIN_FLAGS_FILE``)."""
+        return self._path if self._path is not None else default_flags_path()
+
+    def evaluate(self, target: FlagTarget) -> FlagEvaluation:
+        """The most specific entry matching the surface name or flag key, else no opinion."""
+        if time.monotonic() >= self._due:
+            self._check()
+        snap = self._snap
+        found = snap.cache.get(target)
+        return found if found is not None else snap.resolve(target)
+
+    def refresh(self) -> None:
+        """Check the file on the next evaluation, whatever the interval (after a write in this process)."""
+        self._signature = None
+        self._due = 0.0
+
+    def _check(self) -> None:
+        if not self._lock.acquire(blocking=False):
+            return  # another thread is checking; go on with the entries in force
+        try:
+            now = time.monotonic()
+            if now < self._due:
+                return
+            path = self.path
+            try:
+                st = os.stat(path)
+                signature: object = (path, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+                # an mtime in the last 2 s may hide a second write in the same clock tick: read again
+                racy = time.time() - st.st_mtime < 2.0
+            except FileNotFoundError:
+                signature, racy = (path, None), False
+            except OSError as exc:
+                self._fail(path, exc, now)
+                return
+            if signature != self._signature or self._racy or now >= self._expiry:
+                self._load(path, signature, now)
+            self._racy = racy
+            self._due = min(now + self.check_interval_s, self._expiry)
+        finally:
+            self._lock.release()
+
+    def _load(self, path: Path, signature: object, now: float) -> None:
+        try:
+            entries = list(parse_document(path.read_bytes()).values())
+        except FileNotFoundError:
+            entries = []
+        except (OSError, ConfigError) as exc:
+            self._fail(path, exc, now)
+            return
+        if self._snap.error is not None:
+            logger.warning("toolchain_sdk: flag file %s is readable again", path)
+        self._good = entries
+        self._signature = signature
+        self._install(entries, now, None)
+
+    def _fail(self, path: Path, exc: Exception, now: float) -> None:
+        if self._snap.error is None:
+            logger.warning(
+                "toolchain_sdk: flag file %s cannot be read (%s: %s); %s",
+                path, type(exc).__name__, exc,
+                "keeping its last good entries" if self._good is not None else "surfaces use their kill_default",
+            )  # fmt: skip
+        self._signature = None  # read again at the next check
+        self._install(self._good or [], now, (error_type_name(exc), f"{path}: {exc}"))
+        self._due = now + self.check_interval_s
+
+    def _install(self, entries: list[FlagEntry], now: float, error: tuple[str, str] | None) -> None:
+        wall = datetime.now(UTC)
+        active = [e for e in entries if e.active(wall)]
+        ends = [(e.until - wall).total_seconds() for e in active if e.until is not None]
+        self._expiry = now + min(ends) if ends else float("inf")
+        self._snap = _Snapshot(active, self.provider_name, error, stale=error is not None and self._good is not None)
+
+    def __repr__(self) -> str:
+        return f"FileSource({str(self._path) if self._path else None!r})"
