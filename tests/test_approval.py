@@ -655,3 +655,50 @@ def test_capture_none_keeps_hashes_off_the_span(spans: SpanRecorder) -> None:
     a = spans.one("capture.none").attributes or {}
     assert a[semconv.APPROVAL_DECISION] == "edited"
     assert not [k for k in a if k.endswith("sha256")]
+
+
+# --- with the kill switch -----------------------------------------------------------------------
+needs_kill_switch = pytest.mark.skipif(
+    not hasattr(tc.fallbacks, "static"), reason="the kill-switch fallbacks (tc.fallbacks.static) are not in this tree"
+)
+
+
+@needs_kill_switch
+@pytest.mark.parametrize("mode", MODES)
+def test_on_deny_fallback_with_a_kill_switch_fallback(mode: str, spans: SpanRecorder) -> None:
+    """on_deny='fallback' answers a denial with the surface's kill-switch fallback (tc.fallbacks.static)."""
+    reply = tc.fallbacks.static("A person will review this refund.")  # type: ignore[attr-defined]
+    gate = tc.approval.require(approver=tc.approval.deny_all(), on_deny="fallback")
+    if mode == "sync":
+
+        @tc.governed_call("kill.static", risk="high", fallback=reply, approval=gate)
+        def refund(order: str) -> str:
+            return f"refunded {order}"
+
+        assert refund("o1") == "A person will review this refund."
+    else:
+
+        @tc.governed_call("kill.static", risk="high", fallback=reply, approval=gate)
+        async def arefund(order: str) -> str:
+            return f"refunded {order}"
+
+        assert asyncio.run(arefund("o1")) == "A person will review this refund."
+    a = spans.one("kill.static").attributes or {}
+    assert a[semconv.OUTCOME] == "denied" and "static" in str(a[semconv.FALLBACK_HANDLER])
+
+
+@needs_kill_switch
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_engaged_kill_switch_answers_without_asking(when: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the kill switch on, the deterministic fallback answers and no approval is asked (before or after)."""
+    asked: list[str] = []
+    gate = tc.approval.require(when=when, approver=tc.approval.callback(  # type: ignore[arg-type]
+        lambda r: (asked.append(r.id), r.approve(by="alice"))[1]))  # fmt: skip
+    monkeypatch.setenv("TOOLCHAIN_KILL", "kill.engaged")
+
+    @tc.governed_call("kill.engaged", risk="high", fallback=tc.fallbacks.static("paused"), approval=gate)  # type: ignore[attr-defined]
+    def refund(order: str) -> str:
+        return f"refunded {order}"
+
+    assert refund("o1") == "paused"
+    assert asked == []
