@@ -702,3 +702,36 @@ def test_engaged_kill_switch_answers_without_asking(when: str, monkeypatch: pyte
 
     assert refund("o1") == "paused"
     assert asked == []
+
+
+# --- blocks -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("verdict", ["approve", "deny"])
+def test_block_is_gated_before_its_body(verdict: str, spans: SpanRecorder) -> None:
+    """`with tc.governed(...)` asks before the body runs; a denial raises at the `with` and skips the body."""
+    gate = tc.approval.require(approver=tc.approval.callback(
+        lambda r: r.approve(by="alice") if verdict == "approve" else r.deny(by="bob", reason="no")))  # fmt: skip
+    ran: list[str] = []
+
+    def block() -> None:
+        with tc.governed("block.gate", risk="high", fallback=off, approval=gate) as call:
+            ran.append("body")
+            call.record_output("answer")
+
+    if verdict == "approve":
+        block()
+        assert ran == ["body"]
+    else:
+        with pytest.raises(tc.ApprovalDenied):
+            block()
+        assert ran == []
+    expected = {"approve": "approved", "deny": "denied"}[verdict]
+    assert spans.one("block.gate").attributes[semconv.APPROVAL_DECISION] == expected  # type: ignore[index]
+
+
+async def test_async_block_is_gated(spans: SpanRecorder) -> None:
+    """`async with tc.governed(...)` waits for the approver (off the loop) and then runs the body."""
+    gate = tc.approval.require(approver=tc.approval.callback(lambda r: r.approve(by="alice")))
+    async with tc.governed("block.agate", risk="high", fallback=off, approval=gate) as call:
+        call.record_output("ok")
+    a = spans.one("block.agate").attributes or {}
+    assert (a[semconv.APPROVAL_APPROVER], a[semconv.OUTCOME]) == ("alice", "ok")
