@@ -14,6 +14,7 @@ from typing import Any
 
 from toolchain_sdk._pipeline import Surface, enter, leave
 from toolchain_sdk._safety import warn_once
+from toolchain_sdk.call import _CURRENT
 from toolchain_sdk.hashing import StreamHasher
 
 __all__ = ["wrapper_for"]
@@ -48,6 +49,14 @@ def _plain(surface: Surface) -> Wrapper:
         if surface.inject:
             surface.check_injection(instance, args, kwargs)
         call = surface.begin(instance, args, kwargs)
+        if call._span is None:  # tracing off: the controls run, nothing else does
+            token = _CURRENT.set(call)
+            try:
+                if surface.gates:
+                    return surface.review(call, surface.run_gates(call, wrapped)(*args, **kwargs))
+                return wrapped(*args, **kwargs)
+            finally:
+                _CURRENT.reset(token)
         tokens = enter(call)
         try:
             target = surface.run_gates(call, wrapped) if surface.gates else wrapped
@@ -72,6 +81,15 @@ def _coroutine(surface: Surface) -> Wrapper:
 
         async def run() -> Any:
             call = surface.begin(instance, args, kwargs)
+            if call._span is None:  # tracing off: the controls run, nothing else does
+                token = _CURRENT.set(call)
+                try:
+                    if surface.gates:
+                        target = await surface.arun_gates(call, wrapped)
+                        return await surface.areview(call, await target(*args, **kwargs))
+                    return await wrapped(*args, **kwargs)
+                finally:
+                    _CURRENT.reset(token)
             tokens = enter(call)
             try:
                 target = await surface.arun_gates(call, wrapped) if surface.gates else wrapped

@@ -120,12 +120,28 @@ def _build_exporter(settings: Settings) -> tuple[SpanExporter, str] | None:
     return exporter, f"otlp {settings.protocol} {getattr(exporter, '_endpoint', '')}".strip()
 
 
+_UNSEEN = object()
+"""No provider looked at yet: makes ``active_tracer()`` look again."""
+
+_API_NAMESPACE = vars(trace)
+_PROVIDER_GLOBAL = "_TRACER_PROVIDER"
+"""The module global behind ``opentelemetry.trace.get_tracer_provider()``.
+
+While no provider is installed that getter tests ``OTEL_PYTHON_TRACER_PROVIDER in os.environ`` on
+every call, and ``os.environ`` answers a missing key by raising and catching ``KeyError``: about
+0.8 µs here, a quarter of the tracing-off budget (docs/performance.md). So ``active_tracer()``
+reads the global itself and calls the public getter only when it changed (the getter still does
+its own lazy env-var loading then). If a later OpenTelemetry drops the global, every call uses
+the public getter again.
+"""
+_FAST_READ = _PROVIDER_GLOBAL in _API_NAMESPACE
+
+
 class _State:
     """What ``install`` set up; replaced wholesale so readers need no lock."""
 
     def __init__(self) -> None:
-        self.provider: object | None = None
-        self.tracer: trace.Tracer | None = None
+        self.seen: tuple[object, trace.Tracer | None] = (_UNSEEN, None)
         self.owned: TracerProvider | None = None
         self.processors: list[SpanProcessor] = []
         self.exporters: list[SafeExporter] = []
@@ -171,7 +187,7 @@ def install(settings: Settings, *, add_to_existing: bool = False) -> None:
             provider.add_span_processor(proc)
             _state.processors.append(proc)
             _state.exporters.append(safe)
-        _state.provider = None  # force active_tracer() to look again
+        _state.seen = (_UNSEEN, None)  # force active_tracer() to look again
         if not _atexit_registered:
             atexit.register(_flush_at_exit)
             _atexit_registered = True
@@ -180,18 +196,23 @@ def install(settings: Settings, *, add_to_existing: bool = False) -> None:
 def active_tracer() -> trace.Tracer | None:
     """The SDK tracer to use, or ``None`` when no SDK provider is installed (tracing is off).
 
-    Cheap enough for every call: one global lookup and an identity check.
+    Cheap enough for every call: one dict lookup and an identity check (see ``_PROVIDER_GLOBAL``).
     """
-    provider = trace.get_tracer_provider()
-    if provider is _state.provider:
-        return _state.tracer
+    seen, tracer = _state.seen
+    if (_API_NAMESPACE.get(_PROVIDER_GLOBAL) if _FAST_READ else trace.get_tracer_provider()) is seen:
+        return tracer
+    return _look_again()
+
+
+def _look_again() -> trace.Tracer | None:
+    """Resolve the global provider through the public getter and remember the answer."""
+    provider = trace.get_tracer_provider()  # loads OTEL_PYTHON_TRACER_PROVIDER when set
     tracer: trace.Tracer | None = None
     if isinstance(provider, TracerProvider):
         candidate = provider.get_tracer(semconv.INSTRUMENTATION_NAME, _VERSION)
         if not isinstance(candidate, trace.NoOpTracer):  # OTEL_SDK_DISABLED=true
             tracer = candidate
-    _state.tracer = tracer
-    _state.provider = provider
+    _state.seen = (_API_NAMESPACE.get(_PROVIDER_GLOBAL) if _FAST_READ else provider, tracer)
     return tracer
 
 
