@@ -89,7 +89,8 @@ class _Template(Fallback):
 
     def prepare(self, surface: str, func: Callable[..., Any]) -> Callable[..., Any]:
         params = inspect.signature(func).parameters
-        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        var_keyword = next((p.name for p in params.values() if p.kind is inspect.Parameter.VAR_KEYWORD), None)
+        if var_keyword is None:
             names = set(params) - {CALL_PARAM}
             missing = [f for f in self.fields if f not in names]
             if missing:
@@ -97,12 +98,20 @@ class _Template(Fallback):
                     f"{surface}: fallback template names {', '.join(missing)}, which "
                     f"{getattr(func, '__qualname__', func)} has no parameter for (it has: {', '.join(sorted(names))})"
                 )
-        return self
+        text = self.text
+
+        def fill(*args: Any, **kwargs: Any) -> str:
+            call = current_call()
+            values = dict(call.arguments) if call is not None else dict(kwargs)
+            extra = values.pop(var_keyword, None) if var_keyword is not None else None
+            if isinstance(extra, dict):
+                values.update(extra)
+            return text.format_map(values)
+
+        return fill
 
     def __call__(self, *args: Any, **kwargs: Any) -> str:
-        call = current_call()
-        values = call.arguments if call is not None else kwargs
-        return self.text.format_map(values)
+        return self.text.format_map(kwargs)
 
 
 def template(text: str) -> Fallback:
@@ -168,12 +177,20 @@ _ALLOWED = {
 }
 
 
-def _shapes(params: list[inspect.Parameter]) -> Iterator[tuple[tuple[object, ...], dict[str, object]]]:
-    """Every way of calling a function with ``params`` that differs in which names bind how."""
+def _shapes(
+    params: list[inspect.Parameter], extra_names: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[object, ...], dict[str, object]]]:
+    """Every way of calling a function with ``params`` that differs in which names bind how.
+
+    ``*args`` is tried with one and with very many extra arguments; ``**kwargs`` with a stray
+    name and with each of ``extra_names`` (the handler's parameters, which a caller may hit).
+    """
     positional = [p for p in params if p.kind in _POSITIONAL]
     keyword_only = [p for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY]
     var_positional = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
     var_keyword = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+    named = {p.name for p in positional + keyword_only if p.kind is not inspect.Parameter.POSITIONAL_ONLY}
+    stray = [{}] + ([{n: n} for n in ("__extra__", *extra_names) if n not in named] if var_keyword else [])
     optional = [p.name for p in positional + keyword_only if p.default is not _EMPTY]
     choices = (
         itertools.chain.from_iterable(itertools.combinations(optional, n) for n in range(len(optional) + 1))
@@ -183,18 +200,19 @@ def _shapes(params: list[inspect.Parameter]) -> Iterator[tuple[tuple[object, ...
     for chosen in choices:
         present = [p for p in positional if p.default is _EMPTY or p.name in chosen]
         limit = next((i for i, p in enumerate(positional) if p not in present), len(positional))
-        if any(p.kind is inspect.Parameter.POSITIONAL_ONLY for p in present[limit:]):
+        if any(p.kind is inspect.Parameter.POSITIONAL_ONLY and p in present for p in positional[limit:]):
             continue  # a positional-only argument after an omitted one cannot be passed
-        first = sum(p.kind is inspect.Parameter.POSITIONAL_ONLY for p in present[:limit])
+        first = sum(p.kind is inspect.Parameter.POSITIONAL_ONLY for p in positional[:limit])
         keywords = {p.name: p.name for p in keyword_only if p.default is _EMPTY or p.name in chosen}
         for k in range(first, limit + 1):
             args: tuple[object, ...] = tuple(p.name for p in positional[:k])
             kwargs: dict[str, object] = {**{p.name: p.name for p in present if p not in positional[:k]}, **keywords}
-            yield args, kwargs
+            extras: list[tuple[object, ...]] = [()]
             if var_positional and k == len(positional):
-                yield (*args, "*extra"), kwargs
-            if var_keyword:
-                yield args, {**kwargs, "__extra__": "**extra"}
+                extras += [("*extra",), ("*extra",) * 64]  # "any number": only *args takes them all
+            for more in extras:
+                for loose in stray:
+                    yield (*args, *more), {**kwargs, **loose}
 
 
 def _check_signature(
@@ -218,15 +236,25 @@ def _check_signature(
     if fparams and fparams[0].kind in _POSITIONAL and fparams[0].name in ("self", "cls"):
         first = fparams.pop(0)
         instance = bool(hparams) and hparams[0].kind in _POSITIONAL and hparams[0].name == first.name
-    bare = hsig.replace(parameters=hparams)
-    for args, kwargs in _shapes(fparams):
+    # positional-only names cannot be passed by keyword (with **kwargs such a keyword lands there),
+    # which Signature.bind does not model: give them names no caller can use
+    bare = hsig.replace(
+        parameters=[
+            p.replace(name=f"__positional_{i}") if p.kind is inspect.Parameter.POSITIONAL_ONLY else p
+            for i, p in enumerate(hparams)
+        ]
+    )
+    for args, kwargs in _shapes(fparams, tuple(p.name for p in hparams)):
         try:
             bare.bind(*(("self",) if instance else ()), *args, **kwargs)
         except TypeError as exc:
             shown = ", ".join([*map(str, args), *(f"{k}=" for k in kwargs)])
+            problem = str(exc)
+            for i, p in enumerate(hparams):
+                problem = problem.replace(f"'__positional_{i}'", f"'{p.name}' (positional-only)")
             raise ConfigError(
                 f"{surface}: fallback {name}{hsig} cannot take the arguments of "
-                f"{getattr(func, '__qualname__', func)}{fsig} (a call ({shown}) fails: {exc}); give it the "
+                f"{getattr(func, '__qualname__', func)}{fsig} (a call ({shown}) fails: {problem}); give it the "
                 "same parameters"
             ) from None
     fcall = CALL_PARAM in fsig.parameters
