@@ -190,7 +190,9 @@ def _shapes(
     var_positional = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
     var_keyword = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
     named = {p.name for p in positional + keyword_only if p.kind is not inspect.Parameter.POSITIONAL_ONLY}
-    stray = [{}] + ([{n: n} for n in ("__extra__", *extra_names) if n not in named] if var_keyword else [])
+    stray: list[dict[str, object]] = [{}] + (
+        [{n: n} for n in ("__extra__", *extra_names) if n not in named] if var_keyword else []
+    )
     optional = [p.name for p in positional + keyword_only if p.default is not _EMPTY]
     choices = (
         itertools.chain.from_iterable(itertools.combinations(optional, n) for n in range(len(optional) + 1))
