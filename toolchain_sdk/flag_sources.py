@@ -264,16 +264,22 @@ class OpenFeatureSource:
             try:
                 details = future.result(timeout=self.timeout_s)
             except concurrent.futures.TimeoutError:
+                future.cancel()  # still queued behind hung evaluations: drop it, so the queue cannot grow
                 return self._failed(target, "timeout", f"no answer within {self.timeout_s} s")
         return self._answer(target, details)
 
     async def aevaluate(self, target: FlagTarget) -> FlagEvaluation:
-        """``evaluate`` through the provider's async API (the event loop is never blocked by it)."""
+        """``evaluate`` for async surfaces: the provider's async API, or with ``timeout_s`` a worker
+        thread (many providers' async API runs their sync code on the loop, where no timeout can cut it)."""
         ctx = self._context(target)
-        pending = self._client.get_boolean_details_async(target.flag, target.kill_default, ctx)
+        if self.timeout_s is None:
+            details = await self._client.get_boolean_details_async(target.flag, target.kill_default, ctx)
+            return self._answer(target, details)
+        future = _pool().submit(self._client.get_boolean_details, target.flag, target.kill_default, ctx)
         try:
-            details = await asyncio.wait_for(pending, self.timeout_s) if self.timeout_s is not None else await pending
+            details = await asyncio.wait_for(asyncio.wrap_future(future), self.timeout_s)
         except TimeoutError:
+            future.cancel()
             return self._failed(target, "timeout", f"no answer within {self.timeout_s} s")
         return self._answer(target, details)
 
