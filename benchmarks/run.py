@@ -126,9 +126,11 @@ class WorkerProc:
         self.proc.stdin.flush()
 
     def time(self, case: str, calls: int) -> float:
-        """Seconds for ``calls`` calls of ``case``."""
+        """CPU seconds of the worker process for ``calls`` calls of ``case`` (wall time in ``last_wall``)."""
         self._send(f"{case} {calls}")
-        return float(self._read()["seconds"])
+        answer = self._read()
+        self.last_wall = float(answer["wall"])
+        return float(answer["seconds"])
 
     def facts(self) -> dict[str, Any]:
         self._send("info")
@@ -162,12 +164,14 @@ def measure_overhead(python: str, rounds: int, chunk_s: float, work: Path) -> di
         per_call = worker.time(case, 1000) / 1000
         calls[case] = max(200, int(chunk_s / max(per_call, 1e-8)))
     samples: dict[str, list[float]] = {case: [] for _, case in plan}
+    wall: dict[str, list[float]] = {case: [] for _, case in plan}
     rng = random.Random(5)
     for r in range(rounds):
         order = plan[:]
         rng.shuffle(order)
         for worker, case in order:
             samples[case].append(worker.time(case, calls[case]) / calls[case] * 1e6)
+            wall[case].append(worker.last_wall / calls[case] * 1e6)
         print(f"  round {r + 1}/{rounds} done", flush=True)
     facts = {name: w.facts() for name, w in workers.items()}
     for w in workers.values():
@@ -180,6 +184,7 @@ def measure_overhead(python: str, rounds: int, chunk_s: float, work: Path) -> di
         "rounds": rounds,
         "calls": calls,
         "samples_us": samples,
+        "wall_us": wall,
         "facts": facts,
     }
 

@@ -212,10 +212,19 @@ class Surface:
 
 
 def enter(call: GovernedCall) -> tuple[object, object]:
-    """Make the call (and its span) current; returns the tokens for ``leave``."""
+    """Make the call (and its span) current; returns the tokens for ``leave``.
+
+    The context with our span is derived from the caller's current context and kept, so a
+    stream's steps (each entered anew) reuse it while the consumer's context stays the same.
+    """
     span = call._span
-    otel_token = otel_context.attach(trace.set_span_in_context(span)) if span is not None else None
-    return otel_token, _CURRENT.set(call)
+    if span is None:
+        return None, _CURRENT.set(call)
+    current = otel_context.get_current()
+    cached = call._context
+    if cached is None or cached[0] is not current:
+        cached = call._context = (current, trace.set_span_in_context(span, current))
+    return otel_context.attach(cached[1]), _CURRENT.set(call)
 
 
 def leave(tokens: tuple[object, object]) -> None:

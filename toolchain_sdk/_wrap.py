@@ -32,10 +32,8 @@ def wrapper_for(surface: Surface, kind: str) -> Wrapper:
     }[kind](surface)
 
 
-def _observe(surface: Surface, digest: StreamHasher | None, item: object) -> StreamHasher | None:
+def _observe(surface: Surface, digest: StreamHasher, item: object) -> StreamHasher | None:
     """Feed one chunk to the stream hash; a chunk that cannot be hashed drops the hash, not the call."""
-    if digest is None:
-        return None
     try:
         digest.update(item)
         return digest
@@ -150,7 +148,8 @@ def _drive(
             surface.fail(call, exc, digest)
             raise
         leave(tokens)
-        digest = _observe(surface, digest, item)
+        if digest is not None:
+            digest = _observe(surface, digest, item)
         try:
             sent = yield item
         except GeneratorExit:  # the consumer stopped early (break, close(), garbage collection)
@@ -206,7 +205,8 @@ async def _adrive(
             surface.fail(call, exc, digest)
             raise
         leave(tokens)
-        digest = _observe(surface, digest, item)
+        if digest is not None:
+            digest = _observe(surface, digest, item)
         try:
             sent = yield item
         except GeneratorExit:  # aclose(), break out of `async for`, or garbage collection

@@ -11,6 +11,7 @@ import contextvars
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
+from opentelemetry.context import Context
 from opentelemetry.trace import Span
 from opentelemetry.util import types as otel_types
 
@@ -72,6 +73,7 @@ class GovernedCall:
     __slots__ = (
         "_args",
         "_attrs",
+        "_context",
         "_events",
         "_instance",
         "_kwargs",
@@ -87,6 +89,7 @@ class GovernedCall:
         self._kwargs = kwargs
         self._instance = instance
         self._span: Span | None = None
+        self._context: tuple[Context, Context] | None = None  # (caller's context, it + our span): see enter()
         self._attrs: dict[str, otel_types.AttributeValue] = {}
         self._events: list[tuple[str, dict[str, otel_types.AttributeValue]]] = []
         self._output: tuple[object] | None = None

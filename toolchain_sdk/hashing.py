@@ -65,6 +65,12 @@ def _default(value: object) -> object:
     raise TypeError(f"cannot hash a {type(value).__qualname__}: not JSON, a dataclass or a pydantic model")
 
 
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_default
+)
+"""What ``json.dumps`` with these options builds on every call (its ``encode`` keeps no state)."""
+
+
 def canonical_json(value: object) -> bytes:
     """Serialise ``value`` canonically (sorted keys, no whitespace, UTF-8) for hashing.
 
@@ -72,9 +78,7 @@ def canonical_json(value: object) -> bytes:
         TypeError: the value holds a type with no canonical form (e.g. an open file).
         ValueError: the value holds NaN or an infinity.
     """
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_default
-    ).encode("utf-8")
+    return _ENCODER.encode(value).encode("utf-8")
 
 
 def _as_bytes(value: object) -> bytes:
@@ -142,6 +146,10 @@ class StreamHasher:
 
     def update(self, chunk: object) -> None:
         """Add one yielded chunk."""
+        if type(chunk) is str and self._mode == "text":  # the common case: a stream of text
+            self._digest.update(chunk.encode("utf-8"))
+            self.chunks += 1
+            return
         text = isinstance(chunk, (str, bytes, bytearray, memoryview))
         if not self._mode:
             self._mode = "text" if text else "json"
