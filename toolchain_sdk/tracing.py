@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -73,21 +74,26 @@ class SafeExporter(SpanExporter):
 
 
 class OtlpJsonFileExporter(SpanExporter):
-    """Appends each batch as one line of OTLP/JSON (``ExportTraceServiceRequest``) to a file."""
+    """Appends each batch as one line of OTLP/JSON (``ExportTraceServiceRequest``) to a file.
+
+    Each line is one unbuffered ``write`` to a file opened for appending, so threads and forked
+    processes sharing the file never interleave their lines, and no lock is needed (a lock held
+    by another thread at ``fork()`` would stay held forever in the child).
+    """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self._path = Path(path)
-        self._lock = threading.Lock()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         from google.protobuf.json_format import MessageToJson
         from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
-        line = MessageToJson(encode_spans(spans), indent=None)
-        with self._lock:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            with self._path.open("a", encoding="utf-8") as fh:
-                fh.write(line + "\n")
+        data = (MessageToJson(encode_spans(spans), indent=None) + "\n").encode("utf-8")
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        with self._path.open("ab", buffering=0) as fh:
+            view = memoryview(data)
+            while view:  # one write() in practice; a short write (disk full, signal) is finished here
+                view = view[fh.write(view) or 0 :]
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:
@@ -190,6 +196,8 @@ def install(settings: Settings, *, add_to_existing: bool = False) -> None:
         _state.seen = (_UNSEEN, None)  # force active_tracer() to look again
         if not _atexit_registered:
             atexit.register(_flush_at_exit)
+            if hasattr(os, "register_at_fork"):
+                os.register_at_fork(after_in_child=_flush_at_exit_of_child)
             _atexit_registered = True
 
 
@@ -248,3 +256,20 @@ def shutdown(timeout_s: float | None = None) -> bool:
 def _flush_at_exit() -> None:
     with contextlib.suppress(Exception):  # never fail interpreter exit
         shutdown()
+
+
+def _flush_at_exit_of_child() -> None:
+    """In a forked child: flush at exit even where ``atexit`` does not run.
+
+    The SDK's BatchSpanProcessor restarts its worker in the child by itself, and a child that
+    exits normally runs the inherited ``atexit`` flush. A ``multiprocessing`` child leaves
+    through ``os._exit`` after running only multiprocessing's finalizers, and its bootstrap
+    clears the finalizers it inherited, so the flush is registered from multiprocessing's own
+    after-fork hook (a second flush is a no-op).
+    """
+    mp_util = sys.modules.get("multiprocessing.util")
+    if mp_util is None:
+        return
+    with contextlib.suppress(Exception):
+        mp_util.Finalize(None, _flush_at_exit, exitpriority=0)
+        mp_util.register_after_fork(_state, lambda _: mp_util.Finalize(None, _flush_at_exit, exitpriority=0))
