@@ -554,3 +554,40 @@ def test_low_risk_without_fallback_raises_with_surface_and_flag() -> None:
 
     with pytest.raises(tc.KillSwitchEngaged, match=r"'nofb\.one'.*'nofb\.custom-flag'"):
         one()
+
+
+def test_tracing_off_fast_path_decides_the_same(tmp_path: Path) -> None:
+    """With no tracer provider (the fast path), env and file decide exactly as with tracing on."""
+    proc = run_python(
+        f"""
+        import os, toolchain_sdk as tc
+        from toolchain_sdk.flag_file import FlagFile
+        path = {str(tmp_path / "flags.json")!r}
+        os.environ["TOOLCHAIN_FLAGS_FILE"] = path
+        def make(name, **kw):
+            return tc.governed_call(name, fallback=lambda: "fallback", **kw)(lambda: "model")
+        plain, grouped, pinned = make("fp.plain"), make("fp.g.one"), make("fp.g.pinned")
+        off = make("fp.off", kill_default=True)
+        ff = FlagFile(path)
+        ff.kill("fp.g.*", reason="r"); ff.allow("fp.g.pinned", reason="r")
+        tc.flags.refresh()
+        print(plain(), grouped(), pinned(), off())
+        os.environ["TOOLCHAIN_KILL"] = "fp.plain"
+        print(plain())
+        del os.environ["TOOLCHAIN_KILL"]
+        ff.restore("fp.g.*", reason="r")
+        tc.flags.refresh()
+        print(plain(), grouped(), pinned(), off())
+        with open(path, "w") as fh:
+            fh.write("{{broken")
+        tc.flags.refresh()
+        print(plain(), grouped(), pinned(), off())
+        """
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "model fallback model fallback",
+        "fallback",
+        "model model model fallback",
+        "model model model fallback",  # broken file: last good entries (none left) hold
+    ]

@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from time import monotonic as _monotonic
 from typing import Any, Final, Literal
 
 from toolchain_sdk._flag_model import (
@@ -460,7 +461,7 @@ class FileSource:
 
     def evaluate(self, target: FlagTarget) -> FlagEvaluation:
         """The most specific entry matching the surface name or flag key, else no opinion."""
-        if time.monotonic() >= self._due:
+        if _monotonic() >= self._due:
             self._check()
         snap = self._snap
         found = snap.cache.get(target)

@@ -69,7 +69,7 @@ _FLAG_RE = re.compile(r"^[A-Za-z0-9_.\-:/]+$")
 class _Sources:
     """An immutable list of sources with their async evaluators found once."""
 
-    __slots__ = ("any_async", "asyncs", "items", "track")
+    __slots__ = ("any_async", "asyncs", "items", "quick", "track")
 
     def __init__(self, items: tuple[FlagSource, ...]) -> None:
         self.items = items
@@ -79,6 +79,8 @@ class _Sources:
             getattr(s, "aevaluate", None) for s in items
         )
         self.any_async = any(a is not None for a in self.asyncs)
+        # only cheap in-memory sources: asking them twice (fast path, then the full decision) is fine
+        self.quick = all(type(s) in (EnvSource, FileSource) for s in items)
 
 
 _BUILTIN: dict[str, Callable[[], FlagSource]] = {"env": EnvSource, "file": FileSource, "openfeature": OpenFeatureSource}
@@ -263,9 +265,22 @@ class KillGate:
 
     def check(self, call: GovernedCall) -> Callable[..., Any] | None:
         """The fallback when the switch is on (``KillSwitchEngaged`` without one), else ``None``."""
-        engaged, ev, error = self._decide(self._own or _state.current or _defaults())
+        sources = self._own or _state.current or _defaults()
+        if sources.quick and call._span is None and not (self._engaged or self.target.kill_default):
+            # the common case with tracing off: env and file sources with no entry for this surface
+            target = self.target
+            for source in sources.items:
+                try:
+                    ev = source.evaluate(target)
+                except Exception:
+                    break
+                if ev.value is not None or ev.error_type is not None:
+                    break
+            else:
+                return None
+        engaged, ev, error = self._decide(sources)
         if engaged is False is self._engaged and error is None and call._span is None:
-            return None  # the common case with tracing off: nothing to record
+            return None
         return self._apply(call, engaged, ev, error)
 
     async def acheck(self, call: GovernedCall) -> Callable[..., Any] | None:
