@@ -174,6 +174,47 @@ def test_dead_collector_calls_succeed_and_drops_are_counted_and_logged() -> None
     assert result["errors"] == 0
     assert result["dropped"] > 0
     assert proc.stderr.count("could not export") == 1  # warned once, not per batch
+    assert "Queue full, dropping" not in proc.stderr
+
+
+QUEUE_FULL = """
+import json, logging, threading, toolchain_sdk as tc
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from toolchain_sdk import tracing
+logging.basicConfig(level=logging.WARNING)
+
+class Blocking(SpanExporter):
+    entered, release = threading.Event(), threading.Event()
+    def export(self, spans):
+        self.entered.set()
+        self.release.wait(60)
+        return SpanExportResult.SUCCESS
+    def shutdown(self):
+        self.release.set()
+
+exporter = Blocking()
+tc.configure(service_name="queue-full", span_exporter=exporter)
+
+@tc.governed_call("resilience.queue_full", model="m-1", provider="openai")
+def answer(i):
+    return i
+
+answer(-1)
+assert exporter.entered.wait(60)
+results = [answer(i) for i in range(3000)]
+print(json.dumps({"ok": results == list(range(3000)), "dropped": tracing.dropped_spans()}))
+exporter.release.set()
+"""
+
+
+def test_full_batch_queue_drops_are_counted_and_warned_once() -> None:
+    """With the exporter stuck, calls past the 2,048-span queue go on; each drop is counted, one warning."""
+    proc = run_python(QUEUE_FULL, timeout=HANG_GUARD_S)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result == {"ok": True, "dropped": 3000 - 2048}
+    assert proc.stderr.count("span queue is full") == 1
+    assert "Queue full, dropping" not in proc.stderr
 
 
 FORKED = """

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import os
 import sys
 import threading
@@ -71,6 +72,41 @@ class SafeExporter(SpanExporter):
             return bool(self._inner.force_flush(timeout_millis))
         except Exception:
             return False
+
+
+class _QueueFullCounter(logging.Filter):
+    """Counts the SDK batch processor's "Queue full, dropping Span." warnings and keeps one.
+
+    When the collector is slow or down the batch queue fills and the SDK logs a warning for each
+    span it turns away (its own filter then hides repeats for 20 s), and counts them nowhere
+    public. This filter, placed first, counts every one into ``dropped_spans()`` and replaces
+    the SDK's line with one toolchain_sdk warning that says where the count is. Other records
+    of that logger pass untouched.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dropped = 0
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not (record.levelno == logging.WARNING and str(record.msg).startswith("Queue full, dropping")):
+            return True
+        if record.args != ("Span",):
+            return True
+        with self._lock:
+            self.dropped += 1
+        warn_once(
+            "export-queue-full",
+            "toolchain_sdk: the span queue is full (collector slow or down); calls go on, spans are dropped "
+            "(counted in toolchain_sdk.tracing.dropped_spans())",
+        )
+        return False
+
+
+_QUEUE_FULL = _QueueFullCounter()
+_SDK_QUEUE_LOGGER = "opentelemetry.sdk._shared_internal"
+"""Where the SDK's batch processor logs its queue-full drops (a renamed logger just counts nothing)."""
 
 
 class OtlpJsonFileExporter(SpanExporter):
@@ -193,6 +229,9 @@ def install(settings: Settings, *, add_to_existing: bool = False) -> None:
             provider.add_span_processor(proc)
             _state.processors.append(proc)
             _state.exporters.append(safe)
+            sdk_logger = logging.getLogger(_SDK_QUEUE_LOGGER)
+            if settings.batch and _QUEUE_FULL not in sdk_logger.filters:
+                sdk_logger.filters.insert(0, _QUEUE_FULL)  # before the SDK's own filter, which drops repeats
         _state.seen = (_UNSEEN, None)  # force active_tracer() to look again
         if not _atexit_registered:
             atexit.register(_flush_at_exit)
@@ -225,8 +264,8 @@ def _look_again() -> trace.Tracer | None:
 
 
 def dropped_spans() -> int:
-    """How many spans our exporters failed to deliver in this process."""
-    return sum(e.dropped for e in _state.exporters)
+    """Spans lost in this process: failed exports of our exporters plus spans a full batch queue turned away."""
+    return sum(e.dropped for e in _state.exporters) + _QUEUE_FULL.dropped
 
 
 def _shutdown_owned() -> None:
