@@ -14,7 +14,8 @@ import pytest
 
 import toolchain_sdk as tc
 from toolchain_sdk import flags
-from toolchain_sdk.flag_file import FileSource, FlagFile
+from toolchain_sdk.flag_file import FlagFile
+from toolchain_sdk.flags import FileSource
 
 
 def toolchain(

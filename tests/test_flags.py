@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 import toolchain_sdk as tc
 from tests._subproc import run_python
 from toolchain_sdk import flags, semconv
-from toolchain_sdk.flag_file import FileSource, FlagFile
+from toolchain_sdk.flag_file import FlagFile
 from toolchain_sdk.flag_sources import EnvSource, GlobMatcher, parse_kill_list
-from toolchain_sdk.flags import FlagEvaluation, FlagTarget
+from toolchain_sdk.flags import FileSource, FlagEvaluation, FlagTarget
 from toolchain_sdk.testing import SpanRecorder
 
 

@@ -23,6 +23,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal
 
 from toolchain_sdk import semconv
+from toolchain_sdk._fallback_fit import fit
+from toolchain_sdk._file_source import FileSource
 from toolchain_sdk._flag_model import (
     REASON_DEFAULT,
     REASON_ERROR,
@@ -35,8 +37,7 @@ from toolchain_sdk._flag_model import (
 from toolchain_sdk._safety import logger, warn_once
 from toolchain_sdk.call import GovernedCall
 from toolchain_sdk.errors import ConfigError, KillSwitchEngaged
-from toolchain_sdk.fallbacks import fit
-from toolchain_sdk.flag_file import TOOLCHAIN_FLAGS_FILE, FileSource, FlagFile
+from toolchain_sdk.flag_file import TOOLCHAIN_FLAGS_FILE, FlagFile
 from toolchain_sdk.flag_sources import TOOLCHAIN_KILL, EnvSource, OpenFeatureSource
 
 __all__ = [

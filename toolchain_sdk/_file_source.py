@@ -1,0 +1,195 @@
+"""``FileSource``: kill switches from the local flag file, with no file I/O on the hot path.
+
+A governed call costs one ``time.monotonic()`` and a dict lookup. At most every 250 ms one thread
+``stat``s the file and re-reads it when its inode, size or times changed (or it was modified in
+the last two seconds, when a second write could hide in the same clock tick), so an edit takes
+effect within about a second. An entry whose TTL runs out lapses on time without a re-read.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from time import monotonic as _monotonic
+
+from toolchain_sdk._flag_model import (
+    REASON_DEFAULT,
+    REASON_ERROR,
+    REASON_STATIC,
+    FlagEvaluation,
+    FlagTarget,
+    error_type_name,
+)
+from toolchain_sdk._safety import logger
+from toolchain_sdk.errors import ConfigError
+from toolchain_sdk.flag_file import FlagEntry, default_flags_path, parse_document
+
+__all__ = ["FileSource"]
+
+_GLOB_CHARS = frozenset("*?[")
+
+
+class _Snapshot:
+    """The entries in force at one reading of the file, with each target's answer cached."""
+
+    __slots__ = ("cache", "error", "exact", "patterns", "provider_name", "stale")
+
+    def __init__(
+        self,
+        entries: list[FlagEntry],
+        provider_name: str,
+        error: tuple[str, str] | None = None,
+        stale: bool = False,
+    ) -> None:
+        self.provider_name = provider_name
+        self.exact = {e.target: e for e in entries if not _GLOB_CHARS & set(e.target)}
+        self.patterns = [
+            (e, re.compile(fnmatch.translate(e.target)), sum(c not in "*?[]!" for c in e.target))
+            for e in entries
+            if _GLOB_CHARS & set(e.target)
+        ]
+        self.error = error
+        self.stale = stale
+        self.cache: dict[FlagTarget, FlagEvaluation] = {}
+
+    def resolve(self, target: FlagTarget) -> FlagEvaluation:
+        """The most specific matching entry decides: exact names beat patterns, longer patterns beat
+        shorter ones, and on a tie ``killed`` wins."""
+        best: tuple[tuple[int, int, bool], FlagEntry] | None = None
+        for name in target.names:
+            entry = self.exact.get(name)
+            if entry is not None:
+                rank = (2, len(name), entry.killed)
+                if best is None or rank > best[0]:
+                    best = (rank, entry)
+        for entry, regex, literal in self.patterns:
+            if any(regex.match(n) for n in target.names):
+                rank = (1, literal, entry.killed)
+                if best is None or rank > best[0]:
+                    best = (rank, entry)
+        error_type, message = self.error or (None, None)
+        if best is None:
+            answer = FlagEvaluation(None, REASON_ERROR if self.error else REASON_DEFAULT, "file", self.provider_name,
+                                    error_type=error_type, error_message=message, stale=self.stale)  # fmt: skip
+        else:
+            answer = FlagEvaluation(best[1].killed, REASON_ERROR if self.error else REASON_STATIC, "file",
+                                    self.provider_name, rule=best[1].target, error_type=error_type,
+                                    error_message=message, stale=self.stale)  # fmt: skip
+        self.cache[target] = answer
+        return answer
+
+
+class FileSource:
+    """Kill switches from the local flag file, re-read within about a second of each change.
+
+    Per call: one ``time.monotonic()`` and a dict lookup. At most every ``check_interval_s`` one
+    thread ``stat``s the file (the others go on with the current entries) and re-reads it when
+    it changed; an entry whose TTL runs out lapses on time without a re-read. A file that cannot
+    be read or parsed keeps the last good entries in force and marks answers as errors; a
+    missing file simply has no entries.
+
+    Args:
+        path: the flag file; default ``TOOLCHAIN_FLAGS_FILE``, else ``.toolchain/flags.json``
+            (looked up again at each check, so it follows the variable and the working directory).
+        check_interval_s: the most time between two ``stat`` calls (default 0.25 s).
+    """
+
+    name = "file"
+    reports_errors = True  # never raises: failures come back as error answers
+    provider_name = "toolchain-file"
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, check_interval_s: float = 0.25) -> None:
+        if not 0 < check_interval_s <= 1:
+            raise ConfigError(f"FileSource check_interval_s must be in (0, 1] seconds, not {check_interval_s!r}")
+        self._path = Path(os.path.abspath(path)) if path is not None else None
+        self.check_interval_s = check_interval_s
+        self._snap = _Snapshot([], self.provider_name)
+        self._good: list[FlagEntry] | None = None
+        self._signature: object = None
+        self._racy = False
+        self._expiry = float("inf")
+        self._due = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def path(self) -> Path:
+        """The file this source reads (resolved now when it follows ``TOOLCHAIN_FLAGS_FILE``)."""
+        return self._path if self._path is not None else default_flags_path()
+
+    def evaluate(self, target: FlagTarget) -> FlagEvaluation:
+        """The most specific entry matching the surface name or flag key, else no opinion."""
+        if _monotonic() >= self._due:
+            self._check()
+        snap = self._snap
+        found = snap.cache.get(target)
+        return found if found is not None else snap.resolve(target)
+
+    def refresh(self) -> None:
+        """Check the file on the next evaluation, whatever the interval (after a write in this process)."""
+        self._signature = None
+        self._due = 0.0
+
+    def _check(self) -> None:
+        if not self._lock.acquire(blocking=False):
+            return  # another thread is checking; go on with the entries in force
+        try:
+            now = time.monotonic()
+            if now < self._due:
+                return
+            path = self.path
+            try:
+                st = os.stat(path)
+                signature: object = (path, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+                # an mtime in the last 2 s may hide a second write in the same clock tick: read again
+                racy = time.time() - st.st_mtime < 2.0
+            except FileNotFoundError:
+                signature, racy = (path, None), False
+            except OSError as exc:
+                self._fail(path, exc, now)
+                return
+            if signature != self._signature or self._racy or now >= self._expiry:
+                self._load(path, signature, now)
+            self._racy = racy
+            self._due = min(now + self.check_interval_s, self._expiry)
+        finally:
+            self._lock.release()
+
+    def _load(self, path: Path, signature: object, now: float) -> None:
+        try:
+            entries = list(parse_document(path.read_bytes()).values())
+        except FileNotFoundError:
+            entries = []
+        except (OSError, ConfigError) as exc:
+            self._fail(path, exc, now)
+            return
+        if self._snap.error is not None:
+            logger.warning("toolchain_sdk: flag file %s is readable again", path)
+        self._good = entries
+        self._signature = signature
+        self._install(entries, now, None)
+
+    def _fail(self, path: Path, exc: Exception, now: float) -> None:
+        if self._snap.error is None:
+            logger.warning(
+                "toolchain_sdk: flag file %s cannot be read (%s: %s); %s",
+                path, type(exc).__name__, exc,
+                "keeping its last good entries" if self._good is not None else "surfaces use their kill_default",
+            )  # fmt: skip
+        self._signature = None  # read again at the next check
+        self._install(self._good or [], now, (error_type_name(exc), f"{path}: {exc}"))
+        self._due = now + self.check_interval_s
+
+    def _install(self, entries: list[FlagEntry], now: float, error: tuple[str, str] | None) -> None:
+        wall = datetime.now(UTC)
+        active = [e for e in entries if e.active(wall)]
+        ends = [(e.until - wall).total_seconds() for e in active if e.until is not None]
+        self._expiry = now + min(ends) if ends else float("inf")
+        self._snap = _Snapshot(active, self.provider_name, error, stale=error is not None and self._good is not None)
+
+    def __repr__(self) -> str:
+        return f"FileSource({str(self._path) if self._path else None!r})"
