@@ -1,4 +1,4 @@
-"""Deterministic fallback handlers, and how a surface's fallback is fitted to it at decoration time.
+"""Deterministic fallback handlers: `static`, `template`, `raise_` (fitting to a surface: `_fallback_fit`).
 
 A fallback answers instead of the model when the surface's kill switch is on. It takes the same
 arguments as the governed function (checked when decorating: an incompatible signature is a
