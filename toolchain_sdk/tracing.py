@@ -118,13 +118,17 @@ class OtlpJsonFileExporter(SpanExporter):
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self._path = Path(path)
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        # Imported here, not at the first export: a process forked while the export thread is
+        # half-way through that import would find a partly initialised module (ImportError).
         from google.protobuf.json_format import MessageToJson
         from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
-        data = (MessageToJson(encode_spans(spans), indent=None) + "\n").encode("utf-8")
+        self._path = Path(path)
+        self._to_json = MessageToJson
+        self._encode = encode_spans
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        data = (self._to_json(self._encode(spans), indent=None) + "\n").encode("utf-8")
         self._path.parent.mkdir(parents=True, exist_ok=True)
         with self._path.open("ab", buffering=0) as fh:
             view = memoryview(data)
