@@ -56,7 +56,8 @@ class KillSwitchEngaged(ToolchainError):
     def __init__(self, surface: str, flag: str) -> None:
         super().__init__(
             f"surface {surface!r} is switched off by flag {flag!r} and has no fallback; "
-            f"restore it with `toolchain restore {surface} --reason ...` or declare fallback=..."
+            "`toolchain flags` shows which entry matched (restore exactly that one with "
+            "`toolchain restore ENTRY --reason ...`), or declare fallback=... on the surface"
         )
         self.surface = surface
         self.flag = flag
