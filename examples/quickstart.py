@@ -1,6 +1,7 @@
 """Quickstart: a small support bot whose model calls are governed by toolchain_sdk.
 
-Run it with ``python3 dev.py demo``. Spans go to ``.toolchain/traces.jsonl`` (OTLP JSON) unless
+Run it with ``python3 dev.py demo``; switch the model off and watch the fallbacks answer with
+``TOOLCHAIN_KILL='support.*' python3 dev.py demo``. Spans go to ``.toolchain/traces.jsonl`` (OTLP JSON) unless
 ``OTEL_EXPORTER_OTLP_ENDPOINT`` points at a collector, Jaeger or Phoenix; the script then prints
 what an operator would see on each span.
 
@@ -72,18 +73,32 @@ def draft_refund_reply(ticket: Ticket, *, call: tc.GovernedCall) -> str:
     return str(resp.text)
 
 
-@tc.governed_call("support.summarise_thread", owner="support-platform", model="gpt-4o-mini", provider="openai")
+def summary_unavailable(thread: str) -> str:
+    """Deterministic fallback for the stream: streamed to the consumer as one chunk."""
+    return "Summary unavailable right now; please read the thread."
+
+
+@tc.governed_call(
+    "support.summarise_thread",
+    owner="support-platform",
+    model="gpt-4o-mini",
+    provider="openai",
+    fallback=summary_unavailable,
+)
 async def summarise(thread: str) -> AsyncIterator[str]:
     async for chunk in client.stream("gpt-4o-mini", thread):
         yield chunk
 
 
 def classify(ticket: Ticket) -> str:
-    with tc.governed("support.classify", owner="support-platform", model="claude-x", provider="anthropic") as call:
-        label = "refund" if "refund" in ticket.body.lower() else "other"
-        call.record_usage(input_tokens=len(ticket.body.split()), output_tokens=1)
-        call.record_output(label)
-        return label
+    try:
+        with tc.governed("support.classify", owner="support-platform", model="claude-x", provider="anthropic") as call:
+            label = "refund" if "refund" in ticket.body.lower() else "other"  # stand-in for a model call
+            call.record_usage(input_tokens=len(ticket.body.split()), output_tokens=1)
+            call.record_output(label)
+            return label
+    except tc.KillSwitchEngaged:
+        return "needs-human"  # a block's fallback: the body (the model call) never ran
 
 
 def show_spans(path: Path) -> None:
