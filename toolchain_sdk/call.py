@@ -15,7 +15,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Span
 from opentelemetry.util import types as otel_types
 
-from toolchain_sdk import config, semconv
+from toolchain_sdk import semconv
 from toolchain_sdk._safety import warn_once
 from toolchain_sdk.hashing import canonical_json
 from toolchain_sdk.prompts import Prompt
@@ -197,10 +197,6 @@ class GovernedCall:
             if coerced is not None:
                 attrs[key] = coerced
         self._events.append((name, attrs))
-
-    def hash_of(self, value: object) -> str:
-        """The hash of ``value`` under the process's hashing rules (what ``toolchain hash`` prints)."""
-        return config.hasher().hash_value(value)
 
     def __repr__(self) -> str:
         return f"<GovernedCall surface={self.surface!r} model={self.model!r} outcome={self.outcome!r}>"

@@ -29,7 +29,7 @@ from opentelemetry.sdk.trace.export import (
 
 from toolchain_sdk import semconv
 from toolchain_sdk._safety import logger, warn_once
-from toolchain_sdk.config import Settings
+from toolchain_sdk.config import OTEL_SDK_DISABLED, Settings
 
 __all__ = ["SafeExporter", "active_tracer", "dropped_spans", "install", "shutdown"]
 
@@ -219,7 +219,7 @@ def install(settings: Settings, *, add_to_existing: bool = False) -> None:
                 logger.info("toolchain_sdk: using the application's TracerProvider as it is")
                 built = None
         else:
-            if os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true":
+            if os.environ.get(OTEL_SDK_DISABLED, "").lower() == "true":
                 return
             attrs: dict[str, str] = dict(settings.resource_attributes)
             if settings.service_name:
