@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
 from types import TracebackType
 from typing import Any, ClassVar, ParamSpec, TypeVar, cast
 
@@ -77,52 +78,58 @@ def _unwrap_descriptor(func: Any) -> Callable[..., Any]:
     return cast(Callable[..., Any], func.__func__ if isinstance(func, (classmethod, staticmethod)) else func)
 
 
-def _compile(
-    *,
-    surface: str,
-    kind: str,
-    func: Callable[..., Any] | None,
-    owner: str | None,
-    model: str | None,
-    provider: str | None,
-    prompt: str | Prompt | None,
-    risk: Risk,
-    capture: Capture,
-    operation: str,
-    route: str | None,
-    data_class: str | None,
-    kill_flag: str | None,
-    kill_default: bool,
-    fallback: Callable[..., Any] | None,
-    approval: object,
-    flags: Sequence[_flags.SourceSpec] | None = None,
-) -> Surface:
+@dataclass(frozen=True)
+class _Declaration:
+    """Everything a surface declares, as given to ``governed_call`` or ``governed``."""
+
+    surface: str
+    owner: str | None
+    model: str | None
+    provider: str | None
+    prompt: str | Prompt | None
+    risk: Risk
+    capture: Capture
+    operation: str
+    route: str | None
+    data_class: str | None
+    kill_flag: str | None
+    kill_default: bool
+    fallback: Callable[..., Any] | None
+    approval: object
+    flags: Sequence[_flags.SourceSpec] | None
+
+    def key(self) -> tuple[object, ...]:
+        """A hashable identity (unhashable values, e.g. policies, count by object identity)."""
+        return tuple(_cache_key(getattr(self, f.name)) for f in fields(self))
+
+
+def _compile(d: _Declaration, kind: str, func: Callable[..., Any] | None) -> Surface:
     """Validate a declaration, build its gates, register its spec and compile its pipeline."""
-    _validate(surface, risk, capture, operation)
-    resolved = _resolve_prompt(surface, prompt)
+    _validate(d.surface, d.risk, d.capture, d.operation)
+    resolved = _resolve_prompt(d.surface, d.prompt)
     target = func or _no_target
     kill_gate = _flags.build_kill_gate(
-        surface=surface, risk=risk, flag=kill_flag, default=kill_default, fallback=fallback, func=target, kind=kind,
-        owner=owner, sources=flags,
+        surface=d.surface, risk=d.risk, flag=d.kill_flag, default=d.kill_default, fallback=d.fallback, func=target,
+        kind=kind, owner=d.owner, sources=d.flags,
     )  # fmt: skip
     approval_gate = _approval.build_approval_gate(
-        surface=surface, risk=risk, approval=approval, fallback=kill_gate.fallback, func=target, kind=kind
+        surface=d.surface, risk=d.risk, approval=d.approval, fallback=kill_gate.fallback, func=target, kind=kind
     )
     spec = register(
         SurfaceSpec(
-            surface=surface,
-            owner=owner,
-            risk=risk,
-            operation=operation,
-            model=model,
-            provider=provider,
-            route=route,
+            surface=d.surface,
+            owner=d.owner,
+            risk=d.risk,
+            operation=d.operation,
+            model=d.model,
+            provider=d.provider,
+            route=d.route,
             prompt=resolved.ref if resolved else None,
             prompt_sha256=resolved.sha256 if resolved else None,
-            capture=capture,
-            data_class=data_class,
+            capture=d.capture,
+            data_class=d.data_class,
             kill_flag=kill_gate.flag,
-            kill_default=kill_default,
+            kill_default=d.kill_default,
             fallback=kill_gate.fallback_name,
             approval=approval_gate.describe() if approval_gate is not None else None,
             kind=kind,  # type: ignore[arg-type]
@@ -185,7 +192,10 @@ def governed_call(
             approval fail closed; the wrapped function's own exceptions propagate unchanged.
     """
     _validate(surface, risk, capture, operation)
-    resolved_prompt = _resolve_prompt(surface, prompt)
+    declaration = _Declaration(
+        surface, owner, model, provider, _resolve_prompt(surface, prompt), risk, capture, operation, route,
+        data_class, kill_flag, kill_default, fallback, approval, flags,
+    )  # fmt: skip
 
     def decorate(func: Callable[P, R]) -> Callable[P, R]:
         inner = _unwrap_descriptor(func)
@@ -203,25 +213,7 @@ def governed_call(
         ):
             raise ConfigError(f"{surface}: 'call' must be a named parameter, not *call/**call")
         kind = _kind(inner)
-        compiled = _compile(
-            surface=surface,
-            kind=kind,
-            func=inner,
-            owner=owner,
-            model=model,
-            provider=provider,
-            prompt=resolved_prompt,
-            risk=risk,
-            capture=capture,
-            operation=operation,
-            route=route,
-            data_class=data_class,
-            kill_flag=kill_flag,
-            kill_default=kill_default,
-            fallback=fallback,
-            approval=approval,
-            flags=flags,
-        )
+        compiled = _compile(declaration, kind, inner)
         from toolchain_sdk._wrap import wrapper_for
 
         return cast(Callable[P, R], wrapt.FunctionWrapper(func, wrapper_for(compiled, kind)))
@@ -264,32 +256,14 @@ class governed:  # noqa: N801 - used like a function: `with tc.governed(...) as 
         approval: object = None,
         flags: Sequence[_flags.SourceSpec] | None = None,
     ) -> None:
-        key = tuple(
-            _cache_key(v)
-            for v in (surface, owner, model, provider, prompt, risk, capture, operation, route, data_class,
-                      kill_flag, kill_default, fallback, approval, tuple(flags) if flags is not None else None)
+        declaration = _Declaration(
+            surface, owner, model, provider, prompt, risk, capture, operation, route, data_class,
+            kill_flag, kill_default, fallback, approval, tuple(flags) if flags is not None else None,
         )  # fmt: skip
+        key = declaration.key()
         compiled = self._compiled.get(key)
         if compiled is None:
-            compiled = self._compiled[key] = _compile(
-                surface=surface,
-                kind="block",
-                func=None,
-                owner=owner,
-                model=model,
-                provider=provider,
-                prompt=prompt,
-                risk=risk,
-                capture=capture,
-                operation=operation,
-                route=route,
-                data_class=data_class,
-                kill_flag=kill_flag,
-                kill_default=kill_default,
-                fallback=fallback,
-                approval=approval,
-                flags=flags,
-            )
+            compiled = self._compiled[key] = _compile(declaration, "block", None)
         self._surface = compiled
         self._call: GovernedCall | None = None
         self._tokens: tuple[object, object] | None = None
