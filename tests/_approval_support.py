@@ -23,6 +23,12 @@ from toolchain_sdk.approval import ApprovalRecord, ApprovalStore, open_store
 POSTGRES_ENV = "TOOLCHAIN_TEST_POSTGRES_URL"
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 GUARD_S = 30.0  # a hang guard, never a speed assertion
+FAST = (0.005, 0.05)  # poll interval for tests: decisions are seen quickly
+
+
+def off(*args: object, **kwargs: object) -> str:
+    """The kill-switch fallback every high-risk surface must declare (unused unless switched off)."""
+    return "switched off"
 
 
 @contextmanager

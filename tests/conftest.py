@@ -1,15 +1,18 @@
-"""Shared fixtures: one in-memory span recorder for the session, a clean registry per test."""
+"""Shared fixtures: one in-memory span recorder for the session, a clean registry per test, approval queues."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("TOOLCHAIN_STRICT", "1")  # SDK-internal errors fail tests instead of hiding
 
+from tests._approval_support import BACKENDS, backend_url, store_for
 from toolchain_sdk import _safety, config, inventory
+from toolchain_sdk.approval import ApprovalStore
 from toolchain_sdk.testing import SpanRecorder
 
 _RECORDER = SpanRecorder.install(service_name="toolchain-tests")
@@ -31,3 +34,18 @@ def _clean_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     config._hasher = config.Hasher(None)
     yield
     config._hasher = config.Hasher(None)
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh approval-queue URL on each backend (SQLite, and PostgreSQL when the run has one)."""
+    with backend_url(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[ApprovalStore]:
+    """A reviewer-side handle on that queue."""
+    handle = store_for(store_url)
+    yield handle
+    handle.close()

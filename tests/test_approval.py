@@ -12,17 +12,13 @@ from typing import Any
 import pytest
 
 import toolchain_sdk as tc
+from tests._approval_support import off
 from toolchain_sdk import semconv
 from toolchain_sdk._approval_values import parse_timeout
 from toolchain_sdk.approval import ApprovalRequest, Decision
 from toolchain_sdk.testing import SpanRecorder
 
 MODES = ["sync", "async"]
-
-
-def off(*args: object, **kwargs: object) -> str:
-    """The kill-switch fallback every high-risk surface must declare (unused unless switched off)."""
-    return "switched off"
 
 
 def sha(text: str) -> str:

@@ -8,38 +8,15 @@ import hashlib
 import random
 import sqlite3
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import toolchain_sdk as tc
-from tests._approval_support import BACKENDS, GUARD_S, await_pending, backend_url, store_for, wait_pending
+from tests._approval_support import BACKENDS, FAST, GUARD_S, await_pending, off, store_for, wait_pending
 from toolchain_sdk import semconv
 from toolchain_sdk.approval import ApprovalRequest, ApprovalStore, DecisionRefused, open_store
 from toolchain_sdk.testing import SpanRecorder
-
-FAST = (0.005, 0.05)  # poll interval for tests: decisions are seen quickly
-
-
-def off(*args: object, **kwargs: object) -> str:
-    """The kill-switch fallback every high-risk surface must declare (unused unless switched off)."""
-    return "switched off"
-
-
-@pytest.fixture(params=BACKENDS)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh queue URL on each backend."""
-    with backend_url(request.param, tmp_path) as url:
-        yield url
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[ApprovalStore]:
-    """A reviewer-side handle on the queue."""
-    handle = store_for(store_url)
-    yield handle
-    handle.close()
 
 
 def request(

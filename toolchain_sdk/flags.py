@@ -212,57 +212,58 @@ class KillGate:
             stale=previous is not None,
         )
 
+    def _settle(self, sources: _Sources, source: FlagSource, ev: FlagEvaluation) -> bool | None:
+        """The value one answer counts for; a good answer becomes the source's last known one.
+
+        A failed answer counts as its stale last known value, or as ``kill_default`` without one.
+        """
+        if ev.error_type is None:
+            if sources.track and self._last.get(source) is not ev:
+                self._last[source] = ev
+            return ev.value
+        return ev.value if ev.stale else self.target.kill_default
+
     def _decide(self, sources: _Sources) -> tuple[bool, FlagEvaluation, FlagEvaluation | None]:
         """(switched off?, the deciding answer, the first failed answer) — in source order."""
-        target = self.target
         allow: FlagEvaluation | None = None
         error: FlagEvaluation | None = None
         for source in sources.items:
             try:
-                ev = source.evaluate(target)
+                ev = source.evaluate(self.target)
             except Exception as exc:
                 ev = self._raised(source, exc)
-            else:
-                if sources.track and ev.error_type is None and self._last.get(source) is not ev:
-                    self._last[source] = ev
-            value = ev.value
-            if ev.error_type is not None:
-                error = error or ev
-                if not ev.stale:
-                    value = target.kill_default
+            value = self._settle(sources, source, ev)
+            error = error or (ev if ev.error_type is not None else None)
             if value:
                 return True, ev, error
             if value is False and allow is None:
                 allow = ev
-        if allow is not None:
-            return False, allow, error
-        return self._nothing if error is None else (target.kill_default, self._default, error)
+        return self._verdict(allow, error)
 
     async def _adecide(self, sources: _Sources) -> tuple[bool, FlagEvaluation, FlagEvaluation | None]:
         """``_decide`` awaiting the sources that evaluate asynchronously."""
-        target = self.target
         allow: FlagEvaluation | None = None
         error: FlagEvaluation | None = None
         for source, aevaluate in zip(sources.items, sources.asyncs, strict=True):
             try:
-                ev = await aevaluate(target) if aevaluate is not None else source.evaluate(target)
+                ev = await aevaluate(self.target) if aevaluate is not None else source.evaluate(self.target)
             except Exception as exc:
                 ev = self._raised(source, exc)
-            else:
-                if sources.track and ev.error_type is None and self._last.get(source) is not ev:
-                    self._last[source] = ev
-            value = ev.value
-            if ev.error_type is not None:
-                error = error or ev
-                if not ev.stale:
-                    value = target.kill_default
+            value = self._settle(sources, source, ev)
+            error = error or (ev if ev.error_type is not None else None)
             if value:
                 return True, ev, error
             if value is False and allow is None:
                 allow = ev
+        return self._verdict(allow, error)
+
+    def _verdict(
+        self, allow: FlagEvaluation | None, error: FlagEvaluation | None
+    ) -> tuple[bool, FlagEvaluation, FlagEvaluation | None]:
+        """No source switched the surface off: pinned on by an ``allow``, else ``kill_default``."""
         if allow is not None:
             return False, allow, error
-        return self._nothing if error is None else (target.kill_default, self._default, error)
+        return self._nothing if error is None else (self.target.kill_default, self._default, error)
 
     def check(self, call: GovernedCall) -> Callable[..., Any] | None:
         """The fallback when the switch is on (``KillSwitchEngaged`` without one), else ``None``."""

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from toolchain_sdk.errors import ConfigError
 
-__all__ = ["Capture", "Risk", "SurfaceSpec", "clear_registry", "get_surface", "locations", "register", "surfaces"]
+__all__ = ["Capture", "Risk", "SurfaceSpec", "clear_registry", "get_surface", "register", "surfaces"]
 
 Risk = Literal["low", "medium", "high"]
 Capture = Literal["none", "hash", "redacted", "full"]
@@ -50,7 +50,6 @@ class SurfaceSpec(BaseModel):
 
 _lock = threading.Lock()
 _registry: dict[str, SurfaceSpec] = {}
-_locations: dict[str, list[str]] = {}
 
 
 def register(spec: SurfaceSpec) -> SurfaceSpec:
@@ -69,9 +68,6 @@ def register(spec: SurfaceSpec) -> SurfaceSpec:
             )
         if known is None:
             _registry[spec.surface] = spec
-        where = _locations.setdefault(spec.surface, [])
-        if spec.location and spec.location not in where:
-            where.append(spec.location)
         return _registry[spec.surface]
 
 
@@ -86,14 +82,7 @@ def get_surface(name: str) -> SurfaceSpec | None:
     return _registry.get(name)
 
 
-def locations(name: str) -> list[str]:
-    """Every code location that declared ``name``."""
-    with _lock:
-        return list(_locations.get(name, ()))
-
-
 def clear_registry() -> None:
     """Empty the registry (for tests)."""
     with _lock:
         _registry.clear()
-        _locations.clear()
