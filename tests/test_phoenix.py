@@ -113,7 +113,7 @@ def phoenix() -> Iterator[Phoenix]:
 SCRIPT = """
 import json, toolchain_sdk as tc
 from opentelemetry import trace
-tc.configure(service_name="phoenix-roundtrip", resource_attributes={"openinference.project.name": PROJECT})
+tc.configure(service_name="phoenix-roundtrip", resource_attributes={"openinference.project.name": PROJECT}, **ARGS)
 
 @tc.governed_call("support.refund_reply", owner="support-platform", model="gpt-4o-mini", provider="openai",
                   prompt=tc.Prompt("refund_policy", "3", "Refund {ticket}?"), risk="medium",
@@ -146,8 +146,10 @@ print(json.dumps({"trace_id": format(root.get_span_context().trace_id, "032x")})
 """
 
 
-def run_and_read(phoenix: Phoenix, project: str, env: dict[str, str]) -> dict[str, dict[str, Any]]:
-    proc = run_python(f"PROJECT = {project!r}\n" + SCRIPT, env=env)
+def run_and_read(
+    phoenix: Phoenix, project: str, env: dict[str, str], args: dict[str, str] | None = None
+) -> dict[str, dict[str, Any]]:
+    proc = run_python(f"PROJECT = {project!r}\nARGS = {args or {}!r}\n" + SCRIPT, env=env)
     assert proc.returncode == 0, proc.stderr
     trace_id = json.loads(proc.stdout.strip().splitlines()[-1])["trace_id"]
     spans = phoenix.spans(project, trace_id, expect=5)
@@ -212,3 +214,11 @@ def test_traces_endpoint_env_var(phoenix: Phoenix) -> None:
     """OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (a full URL) is honoured too."""
     env = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"{phoenix.base}/v1/traces"}
     assert "support.refund_reply" in run_and_read(phoenix, "roundtrip-traces-endpoint", env)
+
+
+@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+def test_configure_arguments_choose_endpoint_and_protocol(phoenix: Phoenix, protocol: str) -> None:
+    """configure(endpoint=..., protocol=...) alone (no OTEL_* env) sends the spans to the backend."""
+    port = phoenix.http_port if protocol == "http/protobuf" else phoenix.grpc_port
+    args = {"endpoint": f"http://127.0.0.1:{port}", "protocol": protocol}
+    check_spans(run_and_read(phoenix, f"roundtrip-args-{protocol.split('/')[0]}", {}, args))
