@@ -7,6 +7,7 @@ import fnmatch
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -214,6 +215,42 @@ def test_file_edit_is_seen_by_a_running_process_without_help(flag_file: tuple[Fl
     assert wait_for(lambda: fn("x") == "fallback:x")
     ff.restore("file.*", reason="over")
     assert wait_for(lambda: fn("x") == "model:x")
+
+
+def test_a_stalled_check_neither_freezes_nor_overrides_newer_entries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checker stuck in its read (a busy machine) is overtaken: another thread's later check puts
+    the edit in force, and the stuck one's older result, when it finally lands, is discarded."""
+    from toolchain_sdk import _file_source
+
+    path = tmp_path / "flags.json"
+    ff = FlagFile(path)
+    ff.kill("stall.*", reason="incident")
+    source = FileSource(path, check_interval_s=0.05)
+    target = FlagTarget("stall.one.kill", "stall.one", None, "low", False)
+    assert source.evaluate(target).value is True
+    stale_bytes = path.read_bytes()
+    entered, release = threading.Event(), threading.Event()
+    real_parse = _file_source.parse_document
+
+    def parse(data: bytes) -> Any:
+        if threading.current_thread() is stuck:
+            entered.set()
+            release.wait(30)
+            return real_parse(stale_bytes)  # what it read before the restore below
+        return real_parse(data)
+
+    monkeypatch.setattr(_file_source, "parse_document", parse)
+    time.sleep(0.06)
+    stuck = threading.Thread(target=source.evaluate, args=(target,))
+    stuck.start()
+    assert entered.wait(30)
+    ff.restore("stall.*", reason="over")
+    assert wait_for(lambda: source.evaluate(target).value is None), "the stuck check froze the entries"
+    release.set()
+    stuck.join(30)
+    assert source.evaluate(target).value is None, "the stuck check's older result replaced the newer one"
 
 
 def test_file_hot_path_does_no_file_io(flag_file: tuple[FlagFile, FileSource], monkeypatch: pytest.MonkeyPatch) -> None:

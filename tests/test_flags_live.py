@@ -65,6 +65,10 @@ def test_live_toggle_under_concurrent_load(tmp_path: Path, spans: SpanRecorder) 
         assert settled, "no calls sampled after the flip settled"
         expected = "fallback" if killed else "model"
         wrong = [a for a in settled if a != expected]
-        assert wrong == [], f"{len(wrong)} of {len(settled)} calls disagreed after the flip to killed={killed}"
+        late = max((s - flipped_at for s, a in calls if flipped_at < s < end and a != expected), default=0.0)
+        assert wrong == [], (
+            f"{len(wrong)} of {len(settled)} calls disagreed after the flip to killed={killed}; "
+            f"the last one started {late:.3f} s after the flip"
+        )
     # both answers were actually served during the run
     assert {answer for _, answer in calls} == {"model", "fallback"}

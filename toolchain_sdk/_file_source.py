@@ -3,7 +3,8 @@
 A governed call costs one ``time.monotonic()`` and a dict lookup. At most every 250 ms one thread
 ``stat``s the file and re-reads it when its inode, size or times changed (or it was modified in
 the last two seconds, when a second write could hide in the same clock tick), so an edit takes
-effect within about a second. An entry whose TTL runs out lapses on time without a re-read.
+effect within about a quarter of a second; a check stalled on a busy machine is overtaken by the
+next one rather than holding the old entries in force. An entry whose TTL runs out lapses on time without a re-read.
 """
 
 from __future__ import annotations
@@ -88,10 +89,10 @@ class FileSource:
     """Kill switches from the local flag file, re-read within about a second of each change.
 
     Per call: one ``time.monotonic()`` and a dict lookup. At most every ``check_interval_s`` one
-    thread ``stat``s the file (the others go on with the current entries) and re-reads it when
-    it changed; an entry whose TTL runs out lapses on time without a re-read. A file that cannot
-    be read or parsed keeps the last good entries in force and marks answers as errors; a
-    missing file simply has no entries.
+    thread ``stat``s the file (the others go on with the current entries, and a check stalled
+    longer than that is overtaken by the next) and re-reads it when it changed; an entry whose
+    TTL runs out lapses on time without a re-read. A file that cannot be read or parsed keeps the
+    last good entries in force and marks answers as errors; a missing file simply has no entries.
 
     Args:
         path: the flag file; default ``TOOLCHAIN_FLAGS_FILE``, else ``.toolchain/flags.json``
@@ -114,6 +115,8 @@ class FileSource:
         self._racy = False
         self._expiry = float("inf")
         self._due = 0.0
+        self._tickets = 0  # checks claimed so far
+        self._installed = 0  # the ticket of the last check whose result is in force
         self._lock = threading.Lock()
 
     @property
@@ -135,54 +138,67 @@ class FileSource:
         self._due = 0.0
 
     def _check(self) -> None:
-        if not self._lock.acquire(blocking=False):
-            return  # another thread is checking; go on with the entries in force
-        try:
-            now = time.monotonic()
+        """Stat the file and re-read it if it changed, without making any other call wait.
+
+        The lock only guards bookkeeping, never I/O: a thread claims the check by moving
+        ``_due`` on, so a checker stalled in ``stat`` or ``read`` (a busy machine) is superseded
+        by the next one an interval later instead of freezing the entries in force. Each claim
+        gets a ticket; a result is installed only if no later-claimed check installed one first.
+        """
+        with self._lock:
+            now = _monotonic()
             if now < self._due:
                 return
-            path = self.path
-            try:
-                st = os.stat(path)
-                signature: object = (path, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-                # an mtime in the last 2 s may hide a second write in the same clock tick: read again
-                racy = time.time() - st.st_mtime < 2.0
-            except FileNotFoundError:
-                signature, racy = (path, None), False
-            except OSError as exc:
-                self._fail(path, exc, now)
-                return
-            if signature != self._signature or self._racy or now >= self._expiry:
-                self._load(path, signature, now)
-            self._racy = racy
-            self._due = min(now + self.check_interval_s, self._expiry)
-        finally:
-            self._lock.release()
-
-    def _load(self, path: Path, signature: object, now: float) -> None:
+            self._due = now + self.check_interval_s
+            self._tickets += 1
+            ticket, known, racy_before, expiry = self._tickets, self._signature, self._racy, self._expiry
+        path = self.path
         try:
-            entries = list(parse_document(path.read_bytes()).values())
+            st = os.stat(path)
+            signature: object = (path, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            # an mtime in the last 2 s may hide a second write in the same clock tick: read again
+            racy = time.time() - st.st_mtime < 2.0
         except FileNotFoundError:
-            entries = []
-        except (OSError, ConfigError) as exc:
-            self._fail(path, exc, now)
+            signature, racy = (path, None), False
+        except OSError as exc:
+            self._fail(ticket, path, exc, now)
             return
-        if self._snap.error is not None:
-            logger.warning("toolchain_sdk: flag file %s is readable again", path)
-        self._good = entries
-        self._signature = signature
-        self._install(entries, now, None)
+        entries: list[FlagEntry] | None = None
+        if signature != known or racy_before or now >= expiry:
+            try:
+                entries = list(parse_document(path.read_bytes()).values())
+            except FileNotFoundError:
+                entries = []
+            except (OSError, ConfigError) as exc:
+                self._fail(ticket, path, exc, now)
+                return
+        with self._lock:
+            if ticket < self._installed:
+                return  # a check claimed later has already installed what it read
+            self._installed = ticket
+            self._racy = racy
+            if entries is not None:
+                if self._snap.error is not None:
+                    logger.warning("toolchain_sdk: flag file %s is readable again", path)
+                self._good = entries
+                self._signature = signature
+                self._install(entries, now, None)
+            self._due = min(self._due, self._expiry)
 
-    def _fail(self, path: Path, exc: Exception, now: float) -> None:
-        if self._snap.error is None:
-            logger.warning(
-                "toolchain_sdk: flag file %s cannot be read (%s: %s); %s",
-                path, type(exc).__name__, exc,
-                "keeping its last good entries" if self._good is not None else "surfaces use their kill_default",
-            )  # fmt: skip
-        self._signature = None  # read again at the next check
-        self._install(self._good or [], now, (error_type_name(exc), f"{path}: {exc}"))
-        self._due = now + self.check_interval_s
+    def _fail(self, ticket: int, path: Path, exc: Exception, now: float) -> None:
+        with self._lock:
+            if ticket < self._installed:
+                return
+            self._installed = ticket
+            if self._snap.error is None:
+                logger.warning(
+                    "toolchain_sdk: flag file %s cannot be read (%s: %s); %s",
+                    path, type(exc).__name__, exc,
+                    "keeping its last good entries" if self._good is not None else "surfaces use their kill_default",
+                )  # fmt: skip
+            self._signature = None  # read again at the next check
+            self._install(self._good or [], now, (error_type_name(exc), f"{path}: {exc}"))
+            self._due = now + self.check_interval_s
 
     def _install(self, entries: list[FlagEntry], now: float, error: tuple[str, str] | None) -> None:
         wall = datetime.now(UTC)
