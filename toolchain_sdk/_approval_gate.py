@@ -129,6 +129,7 @@ class ApprovalGate:
         self._timeout = timeout_s
         self._on_deny = on_deny
         self._fallback = fallback
+        self.reviews = when == "after"
 
     def describe(self) -> str:
         """One line for the control sheet."""
@@ -338,6 +339,8 @@ _PROBLEMS: Final = {"late": "the decision came after the request expired"}
 
 class NotRequiredGate:
     """The gate of ``tc.approval.not_required(reason=...)``: never asks, says why on the span."""
+
+    reviews = False
 
     def __init__(self, reason: str) -> None:
         self.reason = reason

@@ -33,7 +33,11 @@ class Gate(Protocol):
     ``check`` runs before the function and may return a replacement callable (a fallback) or
     raise (a denial); ``review`` runs after and may return a different output (an edit). The
     async variants are awaited on async paths, so a gate never blocks the event loop.
+    ``reviews`` is false for a gate whose ``review`` always returns the output unchanged, so the
+    pipeline can skip it.
     """
+
+    reviews: bool
 
     def check(self, call: GovernedCall) -> Callable[..., Any] | None: ...
     async def acheck(self, call: GovernedCall) -> Callable[..., Any] | None: ...
@@ -49,16 +53,19 @@ def _error_type(exc: BaseException) -> str:
 class Surface:
     """One surface compiled at decoration time: its spec, static span attributes and pipeline."""
 
-    __slots__ = ("binder", "gates", "hash_io", "inject", "prompt", "span_name", "spec", "static_attrs")
+    __slots__ = ("binder", "gates", "hash_io", "inject", "prompt", "reviewers", "span_name", "spec", "static_attrs")
 
-    def __init__(self, spec: SurfaceSpec, prompt: Prompt | None, binder: Binder, inject: bool) -> None:
+    def __init__(
+        self, spec: SurfaceSpec, prompt: Prompt | None, binder: Binder, inject: bool, gates: tuple[Gate, ...]
+    ) -> None:
         self.spec = spec
         self.prompt = prompt
         self.binder = binder
         self.inject = inject
         self.span_name = spec.surface
         self.hash_io = spec.capture != "none"
-        self.gates: tuple[Gate, ...] = ()
+        self.gates = gates
+        self.reviewers = tuple(g for g in gates if g.reviews)  # the gates that may change the output
         attrs: dict[str, otel_types.AttributeValue | None] = {
             semconv.SURFACE: spec.surface,
             semconv.GEN_AI_OPERATION_NAME: spec.operation,
@@ -122,13 +129,13 @@ class Surface:
 
     def review(self, call: GovernedCall, output: object) -> object:
         """Run the after-gates over the output (they may replace it)."""
-        for gate in self.gates:
+        for gate in self.reviewers:
             output = gate.review(call, output)
         return output
 
     async def areview(self, call: GovernedCall, output: object) -> object:
         """``review`` for async paths."""
-        for gate in self.gates:
+        for gate in self.reviewers:
             output = await gate.areview(call, output)
         return output
 

@@ -43,24 +43,24 @@ def _observe(surface: Surface, digest: StreamHasher, item: object) -> StreamHash
 
 
 def _plain(surface: Surface) -> Wrapper:
+    begin, run_gates, review, reviews = surface.begin, surface.run_gates, surface.review, bool(surface.reviewers)
+
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if surface.inject:
             surface.check_injection(instance, args, kwargs)
-        call = surface.begin(instance, args, kwargs)
+        call = begin(instance, args, kwargs)
         if call._span is None:  # tracing off: the controls run, nothing else does
             token = _CURRENT.set(call)
             try:
-                if surface.gates:
-                    return surface.review(call, surface.run_gates(call, wrapped)(*args, **kwargs))
-                return wrapped(*args, **kwargs)
+                result = run_gates(call, wrapped)(*args, **kwargs)
+                return review(call, result) if reviews else result
             finally:
                 _CURRENT.reset(token)
         tokens = enter(call)
         try:
-            target = surface.run_gates(call, wrapped) if surface.gates else wrapped
-            result = target(*args, **kwargs)
-            if surface.gates:
-                result = surface.review(call, result)
+            result = run_gates(call, wrapped)(*args, **kwargs)
+            if reviews:
+                result = review(call, result)
         except BaseException as exc:
             leave(tokens)
             surface.fail(call, exc)
@@ -73,27 +73,26 @@ def _plain(surface: Surface) -> Wrapper:
 
 
 def _coroutine(surface: Surface) -> Wrapper:
+    begin, run_gates, review, reviews = surface.begin, surface.arun_gates, surface.areview, bool(surface.reviewers)
+
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if surface.inject:
             surface.check_injection(instance, args, kwargs)
 
         async def run() -> Any:
-            call = surface.begin(instance, args, kwargs)
+            call = begin(instance, args, kwargs)
             if call._span is None:  # tracing off: the controls run, nothing else does
                 token = _CURRENT.set(call)
                 try:
-                    if surface.gates:
-                        target = await surface.arun_gates(call, wrapped)
-                        return await surface.areview(call, await target(*args, **kwargs))
-                    return await wrapped(*args, **kwargs)
+                    result = await (await run_gates(call, wrapped))(*args, **kwargs)
+                    return await review(call, result) if reviews else result
                 finally:
                     _CURRENT.reset(token)
             tokens = enter(call)
             try:
-                target = await surface.arun_gates(call, wrapped) if surface.gates else wrapped
-                result = await target(*args, **kwargs)
-                if surface.gates:
-                    result = await surface.areview(call, result)
+                result = await (await run_gates(call, wrapped))(*args, **kwargs)
+                if reviews:
+                    result = await review(call, result)
             except BaseException as exc:
                 leave(tokens)
                 surface.fail(call, exc)
@@ -123,7 +122,7 @@ def _drive(
     digest = surface.new_digest(call)
     tokens = enter(call)
     try:
-        target = surface.run_gates(call, wrapped) if surface.gates else wrapped
+        target = surface.run_gates(call, wrapped)
         stream = target(*args, **kwargs)
     except BaseException as exc:
         leave(tokens)
@@ -180,7 +179,7 @@ async def _adrive(
     digest = surface.new_digest(call)
     tokens = enter(call)
     try:
-        target = await surface.arun_gates(call, wrapped) if surface.gates else wrapped
+        target = await surface.arun_gates(call, wrapped)
         stream = target(*args, **kwargs)
     except BaseException as exc:
         leave(tokens)

@@ -197,6 +197,8 @@ class KillGate:
         self._nothing: tuple[bool, FlagEvaluation, FlagEvaluation | None] = (target.kill_default, self._default, None)
         self._engaged = False
 
+    reviews = False  # the kill switch acts before the call only
+
     def _raised(self, source: FlagSource, exc: Exception) -> FlagEvaluation:
         previous = self._last.get(source)
         warn_once(f"flag-source:{self.flag}:{source.name}:{type(exc).__name__}",
@@ -268,8 +270,8 @@ class KillGate:
     def check(self, call: GovernedCall) -> Callable[..., Any] | None:
         """The fallback when the switch is on (``KillSwitchEngaged`` without one), else ``None``."""
         sources = self._own or _state.current or _defaults()
-        if sources.quick and call._span is None and not (self._engaged or self.target.kill_default):
-            # the common case with tracing off: env and file sources with no entry for this surface
+        if sources.quick and not (self._engaged or self.target.kill_default):
+            # the common case: env and file sources, none with an entry for this surface
             target = self.target
             for source in sources.items:
                 try:
@@ -279,6 +281,10 @@ class KillGate:
                 if ev.value is not None or ev.error_type is not None:
                     break
             else:
+                if call._span is not None:
+                    attrs = call._attrs
+                    attrs[semconv.KILL_SWITCH_ACTIVE] = False
+                    attrs[semconv.FEATURE_FLAG_KEY] = self.flag
                 return None
         engaged, ev, error = self._decide(sources)
         if engaged is False is self._engaged and error is None and call._span is None:

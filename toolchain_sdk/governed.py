@@ -139,9 +139,8 @@ def _compile(d: _Declaration, kind: str, func: Callable[..., Any] | None) -> Sur
     gates: list[Gate] = [kill_gate]
     if approval_gate is not None:
         gates.append(approval_gate)
-    compiled = Surface(spec, resolved, Binder(target), inject=CALL_PARAM in inspect.signature(target).parameters)
-    compiled.gates = tuple(gates)
-    return compiled
+    inject = CALL_PARAM in inspect.signature(target).parameters
+    return Surface(spec, resolved, Binder(target), inject, tuple(gates))
 
 
 def governed_call(
