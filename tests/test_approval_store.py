@@ -8,6 +8,7 @@ import hashlib
 import random
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -235,6 +236,47 @@ async def test_cancelled_call_closes_its_request(store_url: str, store: Approval
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+    for _ in range(int(GUARD_S / 0.01)):
+        record = await asyncio.to_thread(store.get, pending.request.id)
+        if record is not None and record.status != "pending":
+            break
+        await asyncio.sleep(0.01)
+    assert record is not None and record.status == "cancelled"
+
+
+class _SlowToReturn:
+    """A store whose ``submit`` commits the row, then takes a while to return (a loaded machine)."""
+
+    def __init__(self, store: ApprovalStore) -> None:
+        self._store = store
+        self.committed = threading.Event()
+
+    def submit(self, request: ApprovalRequest) -> None:
+        self._store.submit(request)
+        self.committed.set()
+        time.sleep(0.5)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+
+async def test_cancel_while_the_request_is_being_written_still_closes_it(store: ApprovalStore) -> None:
+    """A cancellation that lands after the row is committed but before ``submit`` returns (the
+    race a loaded CI machine hit) still marks the request cancelled, not pending for ever."""
+    slow = _SlowToReturn(store)
+
+    @tc.governed_call("q.cancel_early", risk="high", fallback=off, approval=tc.approval.require(
+        approver=tc.approval.queue(slow, poll_interval=FAST), timeout=GUARD_S))  # type: ignore[arg-type]  # fmt: skip
+    async def act() -> str:
+        return "done"
+
+    task = asyncio.create_task(act())
+    assert await asyncio.to_thread(slow.committed.wait, GUARD_S)
+    [pending] = await await_pending(store)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    record = None
     for _ in range(int(GUARD_S / 0.01)):
         record = await asyncio.to_thread(store.get, pending.request.id)
         if record is not None and record.status != "pending":

@@ -219,9 +219,12 @@ class QueueApprover:
             raise
 
     async def adecide(self, request: ApprovalRequest) -> Decision:
-        await asyncio.to_thread(self.store.submit, request)
-        poll = _Poll(request, self._first, self._cap)
+        # Shielded, so a cancellation that lands while the row is being written (it may already be
+        # committed) still closes it: the request is closed once the write has finished.
+        submitted = asyncio.ensure_future(asyncio.to_thread(self.store.submit, request))
         try:
+            await asyncio.shield(submitted)
+            poll = _Poll(request, self._first, self._cap)
             while True:
                 step = poll.next(await asyncio.to_thread(self._read, request.id))
                 if step[0] == "done":
@@ -231,8 +234,14 @@ class QueueApprover:
                 else:
                     await asyncio.to_thread(self._expired, poll)
         except BaseException:
-            threading.Thread(target=self._cancel, args=(request,), daemon=True).start()  # never blocks the loop
+            submitted.add_done_callback(lambda done: self._cancel_stored(done, request))
             raise
+
+    def _cancel_stored(self, submitted: asyncio.Future[None], request: ApprovalRequest) -> None:
+        """Close a request whose async caller is gone, in a thread of its own (never blocking the loop)."""
+        if submitted.cancelled() or submitted.exception() is not None:
+            return  # never stored: nothing to close
+        threading.Thread(target=self._cancel, args=(request,), daemon=True).start()
 
     def _cancel(self, request: ApprovalRequest) -> None:
         """Close a request its caller stopped waiting for, so nobody approves a call that is gone."""
