@@ -22,7 +22,7 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from opentelemetry import trace
@@ -64,13 +64,13 @@ async def _atrivial(question: str) -> str:
     return "Answer: " + question
 
 
-def _hand_written(tracer: trace.Tracer) -> dict[str, object]:
-    """The hand-written equivalents of each governed form, for ``tracer``."""
+def hand_call(tracer: trace.Tracer, fn: Callable[[str], str]) -> Callable[[str], str]:
+    """The hand-written span with the same attributes plus hashes around ``fn``: the baseline."""
 
     def hand_sync(question: str) -> str:
         with tracer.start_as_current_span(SURFACE, kind=SpanKind.CLIENT, attributes=STATIC_ATTRS) as span:
             input_sha = _sha256_json({"question": question})
-            out = trivial(question)
+            out = fn(question)
             span.set_attributes(
                 {
                     "toolchain.input.sha256": input_sha,
@@ -81,6 +81,13 @@ def _hand_written(tracer: trace.Tracer) -> dict[str, object]:
                 }
             )
             return out
+
+    return hand_sync
+
+
+def _hand_written(tracer: trace.Tracer) -> dict[str, object]:
+    """The hand-written equivalents of each governed form, for ``tracer``."""
+    hand_sync = hand_call(tracer, trivial)
 
     async def hand_async(question: str) -> str:
         with tracer.start_as_current_span(SURFACE, kind=SpanKind.CLIENT, attributes=STATIC_ATTRS) as span:

@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import ARG, DiscardExporter
 from bench_overhead import DECLARED, KILL_ATTRS, STATIC_ATTRS, SURFACE, _sha256_json
+from bench_overhead import hand_call as _hand_call
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
@@ -47,24 +48,8 @@ def _flush() -> None:
 
 
 def hand_call(fn: Callable[[str], str]) -> Callable[[str], str]:
-    """The hand-written span + hashes around ``fn`` (as in bench_overhead)."""
-
-    def call(question: str) -> str:
-        with tracer.start_as_current_span(SURFACE, kind=SpanKind.CLIENT, attributes=STATIC_ATTRS) as span:
-            input_sha = _sha256_json({"question": question})
-            out = fn(question)
-            span.set_attributes(
-                {
-                    "toolchain.input.sha256": input_sha,
-                    **KILL_ATTRS,
-                    "toolchain.outcome": "ok",
-                    "toolchain.output.sha256": hashlib.sha256(out.encode()).hexdigest(),
-                    "toolchain.hash.alg": "sha256",
-                }
-            )
-            return out
-
-    return call
+    """The hand-written span + hashes around ``fn`` (the same baseline as bench_overhead)."""
+    return _hand_call(tracer, fn)
 
 
 def _timed(fn: Callable[[], object], calls: int) -> float:

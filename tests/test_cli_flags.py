@@ -7,12 +7,13 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import toolchain_sdk as tc
+from tests._wait import wait_for
 from toolchain_sdk import flags
 from toolchain_sdk.flag_file import FlagFile
 from toolchain_sdk.flags import FileSource
@@ -157,15 +158,6 @@ def test_corrupt_file_is_reported_not_overwritten(tmp_path: Path) -> None:
         proc = toolchain(*args, cwd=tmp_path)
         assert proc.returncode == 2 and "not valid JSON" in proc.stderr
     assert path.read_text() == "{oops"
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 def test_cli_kill_reaches_this_running_process(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 import toolchain_sdk as tc
 from tests._subproc import run_python
+from tests._wait import wait_for
 from toolchain_sdk import flags, semconv
 from toolchain_sdk.flag_file import FlagFile
 from toolchain_sdk.flag_sources import EnvSource, GlobMatcher, parse_kill_list
@@ -48,16 +49,6 @@ def surface(name: str, **kwargs: Any) -> Callable[[str], str]:
         return f"model:{x}"
 
     return fn
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    """Poll ``predicate`` until true or a generous deadline passes (a hang guard, not a speed test)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 class Fixed:

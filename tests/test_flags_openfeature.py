@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from openfeature.provider import AbstractProvider, Metadata
 from openfeature.provider.in_memory_provider import InMemoryFlag, InMemoryProvider
 
 import toolchain_sdk as tc
+from tests._wait import wait_for
 from toolchain_sdk import config, flags, semconv
 from toolchain_sdk.testing import SpanRecorder
 
@@ -35,16 +35,6 @@ def _clean_providers() -> Iterator[None]:
 
 def attrs(span: Any) -> dict[str, Any]:
     return dict(span.attributes or {})
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
-    """Poll until true or a generous deadline (a hang guard, not a speed assertion)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def make(name: str, **kwargs: Any) -> Callable[[str], str]:
@@ -215,7 +205,7 @@ def test_flagd_file_edit_engages_the_switch_in_a_running_process(tmp_path: Path,
     assert (a[semconv.KILL_SWITCH_ACTIVE], a[semconv.FEATURE_FLAG_KEY]) == (False, "fd.refund.kill")
 
     write_flagd(path, "on")
-    assert wait_for(lambda: refund("x") == "fallback:x")
+    assert wait_for(lambda: refund("x") == "fallback:x", timeout=15.0)
     a = attrs(spans.spans("fd.refund")[-1])
     assert a[semconv.FEATURE_FLAG_PROVIDER_NAME] == "FlagdProvider"
     assert (a[semconv.FEATURE_FLAG_VARIANT], a[semconv.FEATURE_FLAG_EVALUATION_REASON]) == ("on", "static")
@@ -223,7 +213,7 @@ def test_flagd_file_edit_engages_the_switch_in_a_running_process(tmp_path: Path,
     assert dict(event.attributes or {})[semconv.FEATURE_FLAG_VARIANT] == "on"
 
     write_flagd(path, "off")
-    assert wait_for(lambda: refund("x") == "model:x")
+    assert wait_for(lambda: refund("x") == "model:x", timeout=15.0)
 
 
 def test_flagd_targeting_switches_a_group_by_owner(tmp_path: Path) -> None:
