@@ -223,6 +223,17 @@ def test_timeout_closes_the_request(mode: str, store_url: str, store: ApprovalSt
         store.decide(record.request.approve(by="late"))
 
 
+async def status_once_closed(store: ApprovalStore, request_id: str) -> str | None:
+    """The request's status once it is no longer pending (``pending`` if that never happens)."""
+    record = None
+    for _ in range(int(GUARD_S / 0.01)):
+        record = await asyncio.to_thread(store.get, request_id)
+        if record is not None and record.status != "pending":
+            break
+        await asyncio.sleep(0.01)
+    return record.status if record is not None else None
+
+
 async def test_cancelled_call_closes_its_request(store_url: str, store: ApprovalStore) -> None:
     """Cancelling a waiting async call marks its request cancelled, so nobody approves a call that is gone."""
 
@@ -236,12 +247,7 @@ async def test_cancelled_call_closes_its_request(store_url: str, store: Approval
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    for _ in range(int(GUARD_S / 0.01)):
-        record = await asyncio.to_thread(store.get, pending.request.id)
-        if record is not None and record.status != "pending":
-            break
-        await asyncio.sleep(0.01)
-    assert record is not None and record.status == "cancelled"
+    assert await status_once_closed(store, pending.request.id) == "cancelled"
 
 
 class _SlowToReturn:
@@ -276,13 +282,7 @@ async def test_cancel_while_the_request_is_being_written_still_closes_it(store: 
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    record = None
-    for _ in range(int(GUARD_S / 0.01)):
-        record = await asyncio.to_thread(store.get, pending.request.id)
-        if record is not None and record.status != "pending":
-            break
-        await asyncio.sleep(0.01)
-    assert record is not None and record.status == "cancelled"
+    assert await status_once_closed(store, pending.request.id) == "cancelled"
 
 
 async def test_fifty_concurrent_requests_each_get_their_own_decision(store_url: str, store: ApprovalStore) -> None:
