@@ -2,7 +2,7 @@
 
 Gives the same mapping as ``inspect.Signature.bind(...).apply_defaults().arguments`` (minus the
 injected ``call`` and the bound ``self``/``cls``) at a fraction of its cost, for input hashes
-and for approvers that must see what a call was asked to do.
+and for approvers that must see what a call was asked to do; and which driver a function needs.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["Binder", "CALL_PARAM"]
+__all__ = ["CALL_PARAM", "Binder", "function_kind"]
 
 CALL_PARAM = "call"
 
@@ -69,3 +69,14 @@ class Binder:
                     extra = bound[self._var_keyword] = {}
                 extra[key] = value
         return bound
+
+
+def function_kind(func: Callable[..., Any]) -> str:
+    """Which driver a function needs: ``function``, ``async``, ``generator`` or ``async-generator``."""
+    if inspect.isasyncgenfunction(func):
+        return "async-generator"
+    if inspect.iscoroutinefunction(func):
+        return "async"
+    if inspect.isgeneratorfunction(func):
+        return "generator"
+    return "function"

@@ -16,7 +16,7 @@ import itertools
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from typing import Any, NoReturn
 
-from toolchain_sdk._binding import CALL_PARAM
+from toolchain_sdk._binding import CALL_PARAM, function_kind
 from toolchain_sdk.call import current_call
 from toolchain_sdk.errors import ConfigError, FallbackFailed
 from toolchain_sdk.fallbacks import Fallback
@@ -42,13 +42,7 @@ def _kind_of(handler: Callable[..., Any]) -> str:
     target: Any = handler
     if not (inspect.isfunction(handler) or inspect.ismethod(handler) or isinstance(handler, functools.partial)):
         target = getattr(handler, "__call__", handler)  # noqa: B004 - a callable object's method decides
-    if inspect.isasyncgenfunction(target):
-        return "async-generator"
-    if inspect.iscoroutinefunction(target):
-        return "async"
-    if inspect.isgeneratorfunction(target):
-        return "generator"
-    return "function"
+    return function_kind(target)
 
 
 _ALLOWED = {

@@ -18,7 +18,7 @@ import wrapt
 
 from toolchain_sdk import approval as _approval
 from toolchain_sdk import flags as _flags
-from toolchain_sdk._binding import CALL_PARAM, Binder
+from toolchain_sdk._binding import CALL_PARAM, Binder, function_kind
 from toolchain_sdk._pipeline import Gate, Surface, enter, leave
 from toolchain_sdk.call import GovernedCall
 from toolchain_sdk.errors import ConfigError
@@ -62,16 +62,6 @@ def _resolve_prompt(surface: str, prompt: str | Prompt | None) -> Prompt | None:
     if isinstance(prompt, str):
         return load_prompt(prompt)
     raise ConfigError(f"{surface}: prompt must be 'name@version' or a tc.Prompt, not {type(prompt).__name__}")
-
-
-def _kind(func: Callable[..., Any]) -> str:
-    if inspect.isasyncgenfunction(func):
-        return "async-generator"
-    if inspect.iscoroutinefunction(func):
-        return "async"
-    if inspect.isgeneratorfunction(func):
-        return "generator"
-    return "function"
 
 
 def _unwrap_descriptor(func: Any) -> Callable[..., Any]:
@@ -211,7 +201,7 @@ def governed_call(
             inspect.Parameter.VAR_KEYWORD,
         ):
             raise ConfigError(f"{surface}: 'call' must be a named parameter, not *call/**call")
-        kind = _kind(inner)
+        kind = function_kind(inner)
         compiled = _compile(declaration, kind, inner)
         from toolchain_sdk._wrap import wrapper_for
 
