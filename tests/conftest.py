@@ -11,7 +11,8 @@ import pytest
 os.environ.setdefault("TOOLCHAIN_STRICT", "1")  # SDK-internal errors fail tests instead of hiding
 
 from tests._approval_support import BACKENDS, backend_url, store_for
-from toolchain_sdk import _safety, config, inventory
+from toolchain_sdk import config, inventory
+from toolchain_sdk._core import safety as _safety
 from toolchain_sdk.approval import ApprovalStore
 from toolchain_sdk.testing import SpanRecorder
 

@@ -14,8 +14,8 @@ import pytest
 import toolchain_sdk as tc
 from tests._approval_support import off
 from toolchain_sdk import semconv
-from toolchain_sdk._approval_values import parse_timeout
 from toolchain_sdk.approval import ApprovalRequest, Decision
+from toolchain_sdk.approval._values import parse_timeout
 from toolchain_sdk.testing import SpanRecorder
 
 MODES = ["sync", "async"]

@@ -15,8 +15,8 @@ import pytest
 import toolchain_sdk as tc
 from tests._wait import wait_for
 from toolchain_sdk import flags
-from toolchain_sdk.flag_file import FlagFile
 from toolchain_sdk.flags import FileSource
+from toolchain_sdk.flags._flag_file import FlagFile
 
 
 def toolchain(

@@ -16,7 +16,7 @@ from opentelemetry.trace import StatusCode
 
 import toolchain_sdk as tc
 from toolchain_sdk import flags, semconv
-from toolchain_sdk._fallback_fit import _check_signature, _shapes
+from toolchain_sdk.fallbacks._fit import _check_signature, _shapes
 from toolchain_sdk.flags import FlagEvaluation, FlagTarget
 from toolchain_sdk.testing import SpanRecorder
 

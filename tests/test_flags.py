@@ -22,9 +22,10 @@ import toolchain_sdk as tc
 from tests._subproc import run_python
 from tests._wait import wait_for
 from toolchain_sdk import flags, semconv
-from toolchain_sdk.flag_file import FlagFile
-from toolchain_sdk.flag_sources import EnvSource, GlobMatcher, parse_kill_list
 from toolchain_sdk.flags import FileSource, FlagEvaluation, FlagTarget
+from toolchain_sdk.flags._env import EnvSource, parse_kill_list
+from toolchain_sdk.flags._match import GlobMatcher
+from toolchain_sdk.flags._flag_file import FlagFile
 from toolchain_sdk.testing import SpanRecorder
 
 
@@ -158,7 +159,7 @@ def test_glob_matcher_agrees_with_fnmatch(pats: list[str], name: str) -> None:
     """The compiled matcher gives fnmatchcase's answer for every pattern set and name."""
     matcher = GlobMatcher(tuple(pats))
     assert matcher.match(name) == any(fnmatch.fnmatchcase(name, p) for p in pats)
-    first = matcher.first((name,), tuple(pats))
+    first = matcher.first((name,))
     assert first == next((p for p in pats if fnmatch.fnmatchcase(name, p)), None)
 
 
@@ -213,7 +214,7 @@ def test_a_stalled_check_neither_freezes_nor_overrides_newer_entries(
 ) -> None:
     """A checker stuck in its read (a busy machine) is overtaken: another thread's later check puts
     the edit in force, and the stuck one's older result, when it finally lands, is discarded."""
-    from toolchain_sdk import _file_source
+    from toolchain_sdk.flags import _file_source
 
     path = tmp_path / "flags.json"
     ff = FlagFile(path)
@@ -589,7 +590,7 @@ def test_tracing_off_fast_path_decides_the_same(tmp_path: Path) -> None:
     proc = run_python(
         f"""
         import os, toolchain_sdk as tc
-        from toolchain_sdk.flag_file import FlagFile
+        from toolchain_sdk.flags._flag_file import FlagFile
         path = {str(tmp_path / "flags.json")!r}
         os.environ["TOOLCHAIN_FLAGS_FILE"] = path
         def make(name, **kw):

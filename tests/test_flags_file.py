@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import toolchain_sdk as tc
-from toolchain_sdk.flag_file import FlagEntry, FlagFile, parse_document, parse_duration, render_document
+from toolchain_sdk.flags._flag_file import FlagEntry, FlagFile, parse_document, parse_duration, render_document
 
 
 @pytest.mark.parametrize(

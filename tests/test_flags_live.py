@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 import toolchain_sdk as tc
-from toolchain_sdk.flag_file import FlagFile
 from toolchain_sdk.flags import FileSource
+from toolchain_sdk.flags._flag_file import FlagFile
 from toolchain_sdk.testing import SpanRecorder
 
 THREADS = 8

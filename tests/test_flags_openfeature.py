@@ -47,7 +47,7 @@ def make(name: str, **kwargs: Any) -> Callable[[str], str]:
     return fn
 
 
-def test_in_memory_provider_switches_with_context(spans: SpanRecorder, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_in_memory_provider_switches_with_context(spans: SpanRecorder, request: pytest.FixtureRequest) -> None:
     """The flag is evaluated with surface, flag, owner, risk and service in its context; the span names the provider."""
     seen: list[EvaluationContext] = []
 
@@ -63,7 +63,8 @@ def test_in_memory_provider_switches_with_context(spans: SpanRecorder, monkeypat
         }
     )
     api.set_provider_and_wait(provider, domain="test-inmem")
-    monkeypatch.setattr(config, "_settings", config.current_settings().model_copy(update={"service_name": "svc-a"}))
+    flags.set_service_name("svc-a")  # what configure(service_name="svc-a") hands to OpenFeature sources
+    request.addfinalizer(lambda: flags.set_service_name(config.current_settings().service_name))
     flags.set_sources([tc.flags.OpenFeatureSource(domain="test-inmem")])
     pay = make("of.pay", owner="payments", risk="medium")
     support = make("of.support", owner="support")

@@ -9,7 +9,7 @@ from pathlib import Path
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from tests._subproc import run_python
-from toolchain_sdk import _safety
+from toolchain_sdk._core import safety as _safety
 from toolchain_sdk.tracing import SafeExporter
 
 ONE_CALL = """

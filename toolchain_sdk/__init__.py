@@ -5,8 +5,9 @@ the controls land — gated, switchable and recorded. See ``docs/getting-started
 """
 
 from toolchain_sdk import approval, fallbacks, flags
-from toolchain_sdk.call import INJECTED, GovernedCall, current_call
-from toolchain_sdk.config import Settings, configure
+from toolchain_sdk._core.call import INJECTED, GovernedCall, current_call
+from toolchain_sdk._setup import configure, shutdown
+from toolchain_sdk.config import Settings
 from toolchain_sdk.errors import (
     ApprovalDenied,
     AuditUnavailable,
@@ -18,7 +19,6 @@ from toolchain_sdk.errors import (
 from toolchain_sdk.governed import governed, governed_call
 from toolchain_sdk.inventory import SurfaceSpec, surfaces
 from toolchain_sdk.prompts import Prompt
-from toolchain_sdk.tracing import shutdown
 
 __all__ = [
     "ApprovalDenied",

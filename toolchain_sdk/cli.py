@@ -50,9 +50,10 @@ def _add_hash(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _commands() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
-    from toolchain_sdk import _cli_approvals, _cli_flags
+    from toolchain_sdk.approval import _cli as approvals_cli
+    from toolchain_sdk.flags import _cli as flags_cli
 
-    return [_add_hash, _cli_flags.add_commands, _cli_approvals.add_commands]
+    return [_add_hash, flags_cli.add_commands, approvals_cli.add_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,15 +1,16 @@
-"""``configure()``: settings resolved argument → environment variable → default (pydantic).
+"""Settings resolved argument → environment variable → default (pydantic), and the ones in force.
 
-Importing the package reads no environment variable; ``configure()`` (or the first governed
-call, for the hash key) does. Env var names are the constants below.
+A leaf: it imports no subsystem. ``configure()`` (in ``_setup``) resolves settings here and
+hands them to tracing and the kill switch. Importing the package reads no environment variable;
+``configure()`` (or the first governed call, for the hash key) does. Env var names are the
+constants below.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final, Literal
+from typing import Final, Literal
 
 from opentelemetry.sdk.trace.export import SpanExporter
 from pydantic import BaseModel, ConfigDict, Field, SecretBytes, ValidationError, field_validator
@@ -17,10 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretBytes, ValidationError,
 from toolchain_sdk.errors import ConfigError
 from toolchain_sdk.hashing import Hasher
 
-if TYPE_CHECKING:
-    from toolchain_sdk.flags import SourceSpec
-
-__all__ = ["Settings", "configure", "current_settings", "hasher", "reset"]
+__all__ = ["Settings", "current_settings", "hasher", "install_settings", "reset", "resolve"]
 
 TOOLCHAIN_HASH_KEY: Final = "TOOLCHAIN_HASH_KEY"
 """Key for HMAC-SHA256 hashes of inputs and outputs (any string; keep it in a secret store)."""
@@ -64,7 +62,7 @@ def _env(name: str) -> str | None:
     return value if value not in (None, "") else None
 
 
-def _resolve(**given: object) -> Settings:
+def resolve(**given: object) -> Settings:
     """Merge explicit arguments over env vars over defaults; raise ConfigError on bad values."""
     values: dict[str, object] = {k: v for k, v in given.items() if v is not None}
     if "exporter" not in values and (name := _env(OTEL_TRACES_EXPORTER)):
@@ -99,67 +97,12 @@ _settings: Settings | None = None
 _hasher: Hasher | None = None
 
 
-def configure(
-    *,
-    service_name: str | None = None,
-    exporter: ExporterName | None = None,
-    endpoint: str | None = None,
-    protocol: Protocol | None = None,
-    traces_file: str | None = None,
-    span_exporter: SpanExporter | None = None,
-    batch: bool | None = None,
-    resource_attributes: dict[str, str] | None = None,
-    hash_key: str | bytes | None = None,
-    exit_flush_s: float | None = None,
-    flags: Sequence[SourceSpec] | None = None,
-) -> Settings:
-    """Set the SDK up: resolve settings and install tracing (unless the app already did).
-
-    Args:
-        service_name: ``service.name`` of the resource (else ``OTEL_SERVICE_NAME``).
-        exporter: ``otlp`` (default), ``console``, ``file`` or ``none`` (else ``OTEL_TRACES_EXPORTER``).
-        endpoint: OTLP base endpoint, e.g. ``http://127.0.0.1:4318`` (else the ``OTEL_EXPORTER_OTLP_*`` vars).
-        protocol: ``http/protobuf`` (default) or ``grpc`` (else ``OTEL_EXPORTER_OTLP_PROTOCOL``).
-        traces_file: where the ``file`` exporter writes OTLP JSON lines.
-        span_exporter: an exporter object to use instead (e.g. ``InMemorySpanExporter`` in tests).
-        batch: export in a background batch (default) or synchronously per span (tests).
-        resource_attributes: extra resource attributes (merged over ``OTEL_RESOURCE_ATTRIBUTES``).
-        hash_key: key for HMAC-SHA256 hashes (else ``TOOLCHAIN_HASH_KEY``).
-        exit_flush_s: the most to wait at exit for pending spans (else ``TOOLCHAIN_EXIT_FLUSH_S``, 5 s).
-        flags: the kill-switch flag sources, asked in order: ``"env"`` (``TOOLCHAIN_KILL``),
-            ``"file"`` (``TOOLCHAIN_FLAGS_FILE``, else ``.toolchain/flags.json``), ``"openfeature"``
-            (the default OpenFeature provider), or objects from ``tc.flags`` (``EnvSource``,
-            ``FileSource``, ``OpenFeatureSource``, your own ``FlagSource``). Omitted: ``["env", "file"]``.
-            A surface's own ``flags=`` replaces these for that surface.
-
-    Returns:
-        The resolved settings.
-
-    Raises:
-        ConfigError: a value is not accepted; the message names it and the accepted values.
-    """
-    from toolchain_sdk import flags as flag_sources
-    from toolchain_sdk import tracing
-
-    settings = _resolve(
-        service_name=service_name,
-        exporter=exporter,
-        endpoint=endpoint,
-        protocol=protocol,
-        traces_file=traces_file,
-        span_exporter=span_exporter,
-        batch=batch,
-        resource_attributes=resource_attributes,
-        hash_key=hash_key,
-        exit_flush_s=exit_flush_s,
-    )
-    flag_sources.set_sources(flags)  # validates first: a bad source raises before anything changes
+def install_settings(settings: Settings) -> None:
+    """Make ``settings`` the ones in force (``configure()`` calls this)."""
     global _settings, _hasher
     with _lock:
         _settings = settings
         _hasher = Hasher(settings.hash_key.get_secret_value() if settings.hash_key else None)
-    tracing.install(settings, add_to_existing=exporter is not None or span_exporter is not None)
-    return settings
 
 
 def current_settings() -> Settings:
@@ -168,7 +111,7 @@ def current_settings() -> Settings:
     if _settings is None:
         with _lock:
             if _settings is None:
-                _settings = _resolve()
+                _settings = resolve()
     return _settings
 
 

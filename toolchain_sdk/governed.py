@@ -18,9 +18,9 @@ import wrapt
 
 from toolchain_sdk import approval as _approval
 from toolchain_sdk import flags as _flags
-from toolchain_sdk._binding import CALL_PARAM, Binder, function_kind
-from toolchain_sdk._pipeline import Gate, Surface, enter, leave
-from toolchain_sdk.call import GovernedCall
+from toolchain_sdk._core.binding import CALL_PARAM, Binder, function_kind
+from toolchain_sdk._core.call import CallRecord, GovernedCall
+from toolchain_sdk._core.pipeline import Gate, Surface, enter, leave
 from toolchain_sdk.errors import ConfigError
 from toolchain_sdk.inventory import Capture, Risk, SurfaceSpec, register
 from toolchain_sdk.prompts import Prompt, load_prompt
@@ -203,7 +203,7 @@ def governed_call(
             raise ConfigError(f"{surface}: 'call' must be a named parameter, not *call/**call")
         kind = function_kind(inner)
         compiled = _compile(declaration, kind, inner)
-        from toolchain_sdk._wrap import wrapper_for
+        from toolchain_sdk._core.wrap import wrapper_for
 
         return cast(Callable[P, R], wrapt.FunctionWrapper(func, wrapper_for(compiled, kind)))
 
@@ -254,7 +254,7 @@ class governed:  # noqa: N801 - used like a function: `with tc.governed(...) as 
         if compiled is None:
             compiled = self._compiled[key] = _compile(declaration, "block", None)
         self._surface = compiled
-        self._call: GovernedCall | None = None
+        self._call: CallRecord | None = None
         self._tokens: tuple[object, object] | None = None
 
     def __enter__(self) -> GovernedCall:
@@ -266,7 +266,7 @@ class governed:  # noqa: N801 - used like a function: `with tc.governed(...) as 
             leave(self._tokens)
             self._surface.fail(call, exc)
             raise
-        return call
+        return call.handle
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -288,7 +288,7 @@ class governed:  # noqa: N801 - used like a function: `with tc.governed(...) as 
             leave(self._tokens)
             self._surface.fail(call, exc)
             raise
-        return call
+        return call.handle
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

@@ -86,3 +86,9 @@ EVENT_ROUTE_FALLBACK: Final = "route.fallback"
 
 # --- resource / instrumentation scope -----------------------------------------------------------
 INSTRUMENTATION_NAME: Final = "toolchain_sdk"
+
+
+def error_type(exc: BaseException) -> str:
+    """The value of ``error.type`` for ``exc``: its qualified class name (builtins unqualified)."""
+    cls = type(exc)
+    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"

@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from toolchain_sdk import semconv
-from toolchain_sdk.config import configure
+from toolchain_sdk._setup import configure
 
 __all__ = ["SpanRecorder"]
 

@@ -1,159 +1,30 @@
-"""Kill switches: which flag sources are read, and the gate that drops a surface to its fallback.
+"""The kill-switch gate of one surface: ask the sources, drop to the fallback when switched off.
 
-A surface is switched off when any of its flag sources says so. Sources are asked in order:
-
-- ``EnvSource`` — ``TOOLCHAIN_KILL="support.*,billing.reply"``, the break-glass path;
-- ``FileSource`` — the local flag file edited by ``toolchain kill`` / ``restore``;
-- ``OpenFeatureSource`` — any OpenFeature provider (flagd, LaunchDarkly, Unleash, ...).
-
-Each answers ``True`` (switched off), ``False`` (pinned on the model) or no opinion. The first
-``True`` wins; otherwise any ``False`` keeps the model; with no opinion at all the surface's
-``kill_default`` decides. A source that fails gives its last known answer, else
-``kill_default`` — and the span records the error. Sources come from
-``tc.configure(flags=[...])`` (default: environment, then the flag file), or per surface from
-``@governed_call(..., flags=[...])``, which replaces the configured ones for that surface.
+A surface is switched off when any of its sources says so. The first ``True`` wins; otherwise
+any ``False`` keeps the model; with no opinion at all the surface's ``kill_default`` decides.
+A source that fails gives its last known answer, else ``kill_default``, and the span records
+the error.
 """
 
 from __future__ import annotations
 
 import re
-import threading
-import weakref
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from toolchain_sdk import semconv
-from toolchain_sdk._fallback_fit import fit
-from toolchain_sdk._file_source import FileSource
-from toolchain_sdk._flag_model import (
-    REASON_DEFAULT,
-    REASON_ERROR,
-    REASON_STATIC,
-    FlagEvaluation,
-    FlagSource,
-    FlagTarget,
-    error_type_name,
-)
-from toolchain_sdk._safety import logger, warn_once
-from toolchain_sdk.call import GovernedCall
+from toolchain_sdk._core.call import CallRecord
+from toolchain_sdk._core.safety import logger, warn_once
 from toolchain_sdk.errors import ConfigError, KillSwitchEngaged
-from toolchain_sdk.flag_file import TOOLCHAIN_FLAGS_FILE, FlagFile
-from toolchain_sdk.flag_sources import TOOLCHAIN_KILL, EnvSource, OpenFeatureSource
+from toolchain_sdk.fallbacks import fit
+from toolchain_sdk.flags._model import REASON_DEFAULT, REASON_ERROR, FlagEvaluation, FlagSource, FlagTarget
+from toolchain_sdk.flags._sources import Sources, SourceSpec, build_sources, defaults, state
 
-__all__ = [
-    "REASON_DEFAULT",
-    "REASON_ERROR",
-    "REASON_STATIC",
-    "TOOLCHAIN_FLAGS_FILE",
-    "TOOLCHAIN_KILL",
-    "EnvSource",
-    "FileSource",
-    "FlagEvaluation",
-    "FlagFile",
-    "FlagSource",
-    "FlagTarget",
-    "KillGate",
-    "OpenFeatureSource",
-    "SourceSpec",
-    "build_kill_gate",
-    "current_sources",
-    "refresh",
-    "set_sources",
-]
-
-SourceSpec = FlagSource | Literal["env", "file", "openfeature"]
-"""A flag source object, or the name of a built-in one with its defaults."""
+__all__ = ["KillGate", "build_kill_gate"]
 
 _FLAG_RE = re.compile(r"^[A-Za-z0-9_.\-:/]+$")
 
 
-class _Sources:
-    """An immutable list of sources with their async evaluators found once."""
-
-    __slots__ = ("any_async", "asyncs", "items", "quick", "track")
-
-    def __init__(self, items: tuple[FlagSource, ...]) -> None:
-        self.items = items
-        # built-in sources keep their own last known answers; others may raise, so the gate keeps them
-        self.track = any(not getattr(s, "reports_errors", False) for s in items)
-        self.asyncs: tuple[Callable[[FlagTarget], Awaitable[FlagEvaluation]] | None, ...] = tuple(
-            getattr(s, "aevaluate", None) for s in items
-        )
-        self.any_async = any(a is not None for a in self.asyncs)
-        # only cheap in-memory sources: asking them twice (fast path, then the full decision) is fine
-        self.quick = all(type(s) in (EnvSource, FileSource) for s in items)
-
-
-_BUILTIN: dict[str, Callable[[], FlagSource]] = {"env": EnvSource, "file": FileSource, "openfeature": OpenFeatureSource}
-_file_sources: weakref.WeakSet[FileSource] = weakref.WeakSet()
-
-
-def _build(specs: Sequence[SourceSpec], where: str) -> _Sources:
-    if isinstance(specs, (str, bytes)) or not isinstance(specs, Sequence):
-        raise ConfigError(
-            f"{where}: flags must be a list of sources, e.g. ['env', 'file', tc.flags.OpenFeatureSource()]"
-        )
-    items: list[FlagSource] = []
-    for spec in specs:
-        if isinstance(spec, str):
-            if spec not in _BUILTIN:
-                raise ConfigError(
-                    f"{where}: unknown flag source {spec!r}; use one of {', '.join(_BUILTIN)} or an object"
-                )
-            source = _BUILTIN[spec]()
-        elif isinstance(spec, FlagSource):
-            source = spec
-        else:
-            raise ConfigError(f"{where}: {spec!r} is not a flag source (it needs a `name` and `evaluate(target)`)")
-        if isinstance(source, FileSource):
-            _file_sources.add(source)
-        items.append(source)
-    return _Sources(tuple(items))
-
-
-class _State:
-    current: _Sources | None = None
-
-
-_state = _State()
-_lock = threading.Lock()
-
-
-def set_sources(sources: Sequence[SourceSpec] | None) -> tuple[FlagSource, ...]:
-    """Use ``sources``, in order, for every surface that declares none (``None``: the defaults).
-
-    ``tc.configure(flags=...)`` calls this. The default is ``[EnvSource(), FileSource()]``; an
-    explicit list replaces it entirely (keep ``"env"`` in it to keep the break-glass variable).
-
-    Raises:
-        ConfigError: an entry is neither a source nor ``"env"``, ``"file"``, ``"openfeature"``.
-    """
-    built = _build(sources, "configure()") if sources is not None else None
-    with _lock:
-        _state.current = built
-    return current_sources()
-
-
-def _defaults() -> _Sources:
-    with _lock:
-        if _state.current is None:
-            _state.current = _build(("env", "file"), "defaults")
-        return _state.current
-
-
-def current_sources() -> tuple[FlagSource, ...]:
-    """The sources surfaces without their own use, in the order they are asked."""
-    current = _state.current
-    return (current if current is not None else _defaults()).items
-
-
-def refresh() -> None:
-    """Make every flag-file source check its file at the next call (e.g. after writing it in-process)."""
-    for source in list(_file_sources):
-        source.refresh()
-
-
-# --- the gate ----------------------------------------------------------------------------------------
 class KillGate:
     """The kill-switch gate of one surface (first in its pipeline).
 
@@ -184,7 +55,7 @@ class KillGate:
         kind: str,
         fallback: Callable[..., Any] | None,
         fallback_name: str | None,
-        own: _Sources | None,
+        own: Sources | None,
     ) -> None:
         self.target = target
         self.flag = target.flag
@@ -209,12 +80,12 @@ class KillGate:
             REASON_ERROR,
             getattr(source, "name", type(source).__name__),
             str(getattr(source, "provider_name", source.name)),
-            error_type=error_type_name(exc),
+            error_type=semconv.error_type(exc),
             error_message=str(exc),
             stale=previous is not None,
         )
 
-    def _settle(self, sources: _Sources, source: FlagSource, ev: FlagEvaluation) -> bool | None:
+    def _settle(self, sources: Sources, source: FlagSource, ev: FlagEvaluation) -> bool | None:
         """The value one answer counts for; a good answer becomes the source's last known one.
 
         A failed answer counts as its stale last known value, or as ``kill_default`` without one.
@@ -225,7 +96,7 @@ class KillGate:
             return ev.value
         return ev.value if ev.stale else self.target.kill_default
 
-    def _decide(self, sources: _Sources) -> tuple[bool, FlagEvaluation, FlagEvaluation | None]:
+    def _decide(self, sources: Sources) -> tuple[bool, FlagEvaluation, FlagEvaluation | None]:
         """(switched off?, the deciding answer, the first failed answer) — in source order."""
         allow: FlagEvaluation | None = None
         error: FlagEvaluation | None = None
@@ -242,7 +113,7 @@ class KillGate:
                 allow = ev
         return self._verdict(allow, error)
 
-    async def _adecide(self, sources: _Sources) -> tuple[bool, FlagEvaluation, FlagEvaluation | None]:
+    async def _adecide(self, sources: Sources) -> tuple[bool, FlagEvaluation, FlagEvaluation | None]:
         """``_decide`` awaiting the sources that evaluate asynchronously."""
         allow: FlagEvaluation | None = None
         error: FlagEvaluation | None = None
@@ -267,9 +138,9 @@ class KillGate:
             return False, allow, error
         return self._nothing if error is None else (self.target.kill_default, self._default, error)
 
-    def check(self, call: GovernedCall) -> Callable[..., Any] | None:
+    def check(self, call: CallRecord) -> Callable[..., Any] | None:
         """The fallback when the switch is on (``KillSwitchEngaged`` without one), else ``None``."""
-        sources = self._own or _state.current or _defaults()
+        sources = self._own or state.current or defaults()
         if sources.quick and not (self._engaged or self.target.kill_default):
             # the common case: env and file sources, none with an entry for this surface
             target = self.target
@@ -281,42 +152,42 @@ class KillGate:
                 if ev.value is not None or ev.error_type is not None:
                     break
             else:
-                if call._span is not None:
-                    attrs = call._attrs
+                if call.span is not None:
+                    attrs = call.attrs
                     attrs[semconv.KILL_SWITCH_ACTIVE] = False
                     attrs[semconv.FEATURE_FLAG_KEY] = self.flag
                 return None
         engaged, ev, error = self._decide(sources)
-        if engaged is False is self._engaged and error is None and call._span is None:
+        if engaged is False is self._engaged and error is None and call.span is None:
             return None
         return self._apply(call, engaged, ev, error)
 
-    async def acheck(self, call: GovernedCall) -> Callable[..., Any] | None:
+    async def acheck(self, call: CallRecord) -> Callable[..., Any] | None:
         """``check`` for async paths; async sources (OpenFeature) are awaited."""
-        sources = self._own or _state.current or _defaults()
+        sources = self._own or state.current or defaults()
         engaged, ev, error = await self._adecide(sources) if sources.any_async else self._decide(sources)
         return self._apply(call, engaged, ev, error)
 
-    def review(self, call: GovernedCall, output: object) -> object:
+    def review(self, call: CallRecord, output: object) -> object:
         return output
 
-    async def areview(self, call: GovernedCall, output: object) -> object:
+    async def areview(self, call: CallRecord, output: object) -> object:
         return output
 
     def _apply(
-        self, call: GovernedCall, engaged: bool, ev: FlagEvaluation, error: FlagEvaluation | None
+        self, call: CallRecord, engaged: bool, ev: FlagEvaluation, error: FlagEvaluation | None
     ) -> Callable[..., Any] | None:
         if engaged is not self._engaged:
             self._transition(engaged, ev)
         if not engaged:
-            if call._span is not None:
-                attrs = call._attrs
+            if call.span is not None:
+                attrs = call.attrs
                 attrs[semconv.KILL_SWITCH_ACTIVE] = False
                 attrs[semconv.FEATURE_FLAG_KEY] = self.flag
                 if error is not None:
                     self._record_error(attrs, error)
             return None
-        attrs = call._attrs
+        attrs = call.attrs
         attrs[semconv.KILL_SWITCH_ACTIVE] = True
         attrs[semconv.FEATURE_FLAG_KEY] = self.flag
         attrs[semconv.FEATURE_FLAG_EVALUATION_REASON] = ev.reason
@@ -394,6 +265,6 @@ def build_kill_gate(
             "or tc.fallbacks.raise_(exc) for an explicit refusal"
         )
     fitted = fit(surface, kind, func, fallback) if fallback is not None else None
-    own = _build(sources, surface) if sources is not None else None
+    own = build_sources(sources, surface) if sources is not None else None
     target = FlagTarget(key, surface, owner, risk, default)
     return KillGate(target, kind, fitted.replacement if fitted else None, fitted.name if fitted else None, own)

@@ -1,149 +1,27 @@
-"""Kill-switch sources that need no file: the ``TOOLCHAIN_KILL`` environment variable and OpenFeature.
+"""``OpenFeatureSource``: kill switches from any OpenFeature provider (flagd, LaunchDarkly, Unleash, ...).
 
-Both are read on every governed call, so both keep the per-call work to a lookup: the env
-source compiles the variable's patterns once per distinct value and caches each surface's
-answer; the OpenFeature source does exactly one boolean evaluation per call (providers such as
-flagd in-process, LaunchDarkly or Unleash answer from their local cache).
+Exactly one boolean evaluation per call: providers such as flagd in-process, LaunchDarkly or
+Unleash answer from their local cache. ``openfeature-sdk`` is imported only when a source is built.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import fnmatch
-import os
-import re
 import threading
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
-from toolchain_sdk import config
-from toolchain_sdk._flag_model import REASON_DEFAULT, REASON_ERROR, REASON_STATIC, FlagEvaluation, FlagTarget
-from toolchain_sdk._safety import warn_once
+from toolchain_sdk._core.safety import warn_once
 from toolchain_sdk.errors import ConfigError
+from toolchain_sdk.flags._model import REASON_DEFAULT, REASON_ERROR, FlagEvaluation, FlagTarget
 
 if TYPE_CHECKING:
     from openfeature.client import OpenFeatureClient
     from openfeature.evaluation_context import EvaluationContext
     from openfeature.flag_evaluation import FlagEvaluationDetails
 
-__all__ = ["TOOLCHAIN_KILL", "EnvSource", "GlobMatcher", "OpenFeatureSource", "parse_kill_list"]
+__all__ = ["OpenFeatureSource"]
 
-TOOLCHAIN_KILL: Final = "TOOLCHAIN_KILL"
-"""Comma-separated surface names, flag keys or glob patterns (``support.*``, ``*``) to switch off."""
-
-_GLOB_CHARS = frozenset("*?[")
-
-
-def parse_kill_list(raw: str) -> tuple[str, ...]:
-    """The entries of a ``TOOLCHAIN_KILL`` value: split on commas, whitespace stripped, empties dropped."""
-    return tuple(part for part in (p.strip() for p in raw.split(",")) if part)
-
-
-class GlobMatcher:
-    """Case-sensitive glob matching of names against many patterns (``*`` also matches dots).
-
-    Literal names go to a set; patterns are joined into one compiled regular expression.
-    """
-
-    __slots__ = ("_exact", "_regex")
-
-    def __init__(self, patterns: tuple[str, ...]) -> None:
-        self._exact = frozenset(p for p in patterns if not _GLOB_CHARS & set(p))
-        globs = [p for p in patterns if _GLOB_CHARS & set(p)]
-        self._regex = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in globs)) if globs else None
-
-    def match(self, name: str) -> bool:
-        """Whether any pattern matches ``name`` entirely."""
-        if name in self._exact:
-            return True
-        return self._regex is not None and self._regex.match(name) is not None
-
-    def first(self, names: tuple[str, ...], patterns: tuple[str, ...]) -> str | None:
-        """The first of ``patterns`` (in order) matching any of ``names``, or ``None``."""
-        if not any(self.match(n) for n in names):
-            return None
-        return next(p for p in patterns if any(fnmatch.fnmatchcase(n, p) for n in names))
-
-
-class _EnvSnapshot:
-    """One compiled value of the variable, with each target's answer cached."""
-
-    __slots__ = ("cache", "matcher", "patterns", "raw")
-
-    def __init__(self, raw: object, text: str) -> None:
-        self.raw = raw
-        self.patterns = parse_kill_list(text)
-        self.matcher = GlobMatcher(self.patterns)
-        self.cache: dict[FlagTarget, FlagEvaluation] = {}
-
-
-class EnvSource:
-    """Kill switches from an environment variable (default ``TOOLCHAIN_KILL``): the break-glass path.
-
-    ``TOOLCHAIN_KILL="support.*,billing.reply"`` switches off every surface whose name (or flag
-    key) matches one of the comma-separated names or glob patterns; ``*`` switches off
-    everything. The variable can only switch off, never on. It is read on every call without
-    parsing: patterns are compiled once per distinct value.
-    """
-
-    name = "env"
-    reports_errors = True  # never raises: failures come back as error answers
-
-    def __init__(self, var: str = TOOLCHAIN_KILL) -> None:
-        if not var or not isinstance(var, str):
-            raise ConfigError("EnvSource needs the name of an environment variable")
-        self.var = var
-        self.provider_name = f"toolchain-env:{var}"
-        self._no_opinion = FlagEvaluation(None, REASON_DEFAULT, self.name, self.provider_name)
-        self._env: object = None
-        self._get: Callable[[Any], Any] = os.environ.get
-        self._key: object = var
-        self._snap: _EnvSnapshot | None = None
-        self._lock = threading.Lock()
-
-    def _bind(self, env: object) -> None:
-        # os.environ.get() costs ~1.4 us when the variable is unset (Mapping.get catches a
-        # KeyError). CPython's os.environ keeps its contents in the dict ``_data`` (bytes keys on
-        # POSIX), updated by every os.environ[...] = ...; reading it directly costs ~60 ns and
-        # sees every change. Anything else (Windows, a replaced os.environ) uses the public API.
-        data = getattr(env, "_data", None)
-        if os.name == "posix" and type(env) is os._Environ and isinstance(data, dict):
-            self._get, self._key = data.get, os.fsencode(self.var)
-        elif isinstance(env, dict):
-            self._get, self._key = env.get, self.var
-        else:
-            self._get, self._key = env.get, self.var  # type: ignore[attr-defined]
-        self._env = env
-
-    def evaluate(self, target: FlagTarget) -> FlagEvaluation:
-        """``True`` with the matching pattern as ``rule`` when the variable names this surface, else no opinion."""
-        env = os.environ
-        if env is not self._env:
-            self._bind(env)
-        raw = self._get(self._key)
-        if not raw:
-            return self._no_opinion
-        snap = self._snap
-        if snap is None or (raw is not snap.raw and raw != snap.raw):
-            text = os.fsdecode(raw) if isinstance(raw, bytes) else str(raw)
-            snap = self._snap = _EnvSnapshot(raw, text)
-        found = snap.cache.get(target)
-        if found is None:
-            rule = snap.matcher.first(target.names, snap.patterns)
-            found = (
-                self._no_opinion
-                if rule is None
-                else FlagEvaluation(True, REASON_STATIC, self.name, self.provider_name, rule=rule)
-            )
-            snap.cache[target] = found
-        return found
-
-    def __repr__(self) -> str:
-        return f"EnvSource({self.var!r})"
-
-
-# --- OpenFeature ---------------------------------------------------------------------------------
 _POOL: concurrent.futures.ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
 
@@ -170,6 +48,8 @@ class OpenFeatureSource:
         domain: the OpenFeature domain whose provider to use (default: the default provider).
         timeout_s: the most to wait for one evaluation; past it the evaluation counts as failed.
             ``None`` (default) relies on the provider's own deadline (flagd's ``deadline_ms``).
+        service: the ``service`` context attribute; default the service name ``configure()`` was
+            given (handed over by ``configure()``, never looked up per call).
 
     Raises:
         ConfigError: ``openfeature-sdk`` is not installed (``pip install 'toolchain-sdk[openfeature]'``).
@@ -179,7 +59,12 @@ class OpenFeatureSource:
     reports_errors = True  # never raises: failures come back as error answers
 
     def __init__(
-        self, client: OpenFeatureClient | None = None, *, domain: str | None = None, timeout_s: float | None = None
+        self,
+        client: OpenFeatureClient | None = None,
+        *,
+        domain: str | None = None,
+        timeout_s: float | None = None,
+        service: str | None = None,
     ) -> None:
         try:
             from openfeature import api
@@ -199,9 +84,16 @@ class OpenFeatureSource:
         self._last: dict[FlagTarget, bool | None] = {}
         self._provider: object = None
         self._provider_name = "unknown"
+        self._service_fixed = service is not None
+        self.service = service
+
+    def use_service_name(self, service: str | None) -> None:
+        """Take the configured service name, unless one was given to the constructor."""
+        if not self._service_fixed:
+            self.service = service
 
     def _context(self, target: FlagTarget) -> EvaluationContext:
-        service = config.current_settings().service_name
+        service = self.service
         known = self._contexts.get(target)
         if known is not None and known[0] == service:
             return known[1]

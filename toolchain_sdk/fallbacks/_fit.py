@@ -16,10 +16,10 @@ import itertools
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from typing import Any, NoReturn
 
-from toolchain_sdk._binding import CALL_PARAM, function_kind
-from toolchain_sdk.call import current_call
+from toolchain_sdk._core.binding import CALL_PARAM, function_kind
+from toolchain_sdk._core.call import current_record
 from toolchain_sdk.errors import ConfigError, FallbackFailed
-from toolchain_sdk.fallbacks import Fallback
+from toolchain_sdk.fallbacks._handlers import Fallback
 
 __all__ = ["FittedFallback", "fit", "handler_name"]
 
@@ -196,11 +196,11 @@ def _invoker(handler: Callable[..., Any], instance: bool, strip: bool, inject: b
     def invoke(*args: Any, **kwargs: Any) -> Any:
         if strip:
             kwargs.pop(CALL_PARAM, None)
-        call = current_call()
+        call = current_record()
         if inject:
-            kwargs[CALL_PARAM] = call
+            kwargs[CALL_PARAM] = call.handle if call is not None else None
         if instance:
-            args = (call._instance if call is not None else None, *args)
+            args = (call.instance if call is not None else None, *args)
         return handler(*args, **kwargs)
 
     return invoke

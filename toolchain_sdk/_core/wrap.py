@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any
 
-from toolchain_sdk._pipeline import Surface, enter, leave
-from toolchain_sdk._safety import warn_once
-from toolchain_sdk.call import _CURRENT
+from toolchain_sdk._core.call import CURRENT
+from toolchain_sdk._core.pipeline import Surface, enter, leave
+from toolchain_sdk._core.safety import warn_once
 from toolchain_sdk.hashing import StreamHasher
 
 __all__ = ["wrapper_for"]
@@ -49,13 +49,13 @@ def _plain(surface: Surface) -> Wrapper:
         if surface.inject:
             surface.check_injection(instance, args, kwargs)
         call = begin(instance, args, kwargs)
-        if call._span is None:  # tracing off: the controls run, nothing else does
-            token = _CURRENT.set(call)
+        if call.span is None:  # tracing off: the controls run, nothing else does
+            token = CURRENT.set(call)
             try:
                 result = run_gates(call, wrapped)(*args, **kwargs)
                 return review(call, result) if reviews else result
             finally:
-                _CURRENT.reset(token)
+                CURRENT.reset(token)
         tokens = enter(call)
         try:
             result = run_gates(call, wrapped)(*args, **kwargs)
@@ -81,13 +81,13 @@ def _coroutine(surface: Surface) -> Wrapper:
 
         async def run() -> Any:
             call = begin(instance, args, kwargs)
-            if call._span is None:  # tracing off: the controls run, nothing else does
-                token = _CURRENT.set(call)
+            if call.span is None:  # tracing off: the controls run, nothing else does
+                token = CURRENT.set(call)
                 try:
                     result = await (await run_gates(call, wrapped))(*args, **kwargs)
                     return await review(call, result) if reviews else result
                 finally:
-                    _CURRENT.reset(token)
+                    CURRENT.reset(token)
             tokens = enter(call)
             try:
                 result = await (await run_gates(call, wrapped))(*args, **kwargs)

@@ -20,9 +20,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Final, Literal, Protocol, cast, runtime_checkable
 
-from toolchain_sdk._approval_values import ApprovalRequest, Decision
-from toolchain_sdk._safety import warn_once
-from toolchain_sdk.approval_store import (
+from toolchain_sdk._core.safety import warn_once
+from toolchain_sdk.approval._values import ApprovalRequest, Decision
+from toolchain_sdk.approval.store import (
     DEFAULT_PATH,
     TOOLCHAIN_APPROVALS_URL,
     ApprovalRecord,

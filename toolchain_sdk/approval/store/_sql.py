@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, cast
 
-from toolchain_sdk._approval_values import (
+from toolchain_sdk.approval._values import (
     ApprovalRequest,
     Decision,
     OutputKind,

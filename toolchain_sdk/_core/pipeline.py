@@ -16,9 +16,9 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.util import types as otel_types
 
 from toolchain_sdk import config, semconv
-from toolchain_sdk._binding import CALL_PARAM, Binder
-from toolchain_sdk._safety import report, warn_once
-from toolchain_sdk.call import _CURRENT, GovernedCall
+from toolchain_sdk._core.binding import CALL_PARAM, Binder
+from toolchain_sdk._core.call import CURRENT, CallRecord
+from toolchain_sdk._core.safety import report, warn_once
 from toolchain_sdk.hashing import StreamHasher
 from toolchain_sdk.inventory import SurfaceSpec
 from toolchain_sdk.prompts import Prompt
@@ -39,15 +39,10 @@ class Gate(Protocol):
 
     reviews: bool
 
-    def check(self, call: GovernedCall) -> Callable[..., Any] | None: ...
-    async def acheck(self, call: GovernedCall) -> Callable[..., Any] | None: ...
-    def review(self, call: GovernedCall, output: object) -> object: ...
-    async def areview(self, call: GovernedCall, output: object) -> object: ...
-
-
-def _error_type(exc: BaseException) -> str:
-    cls = type(exc)
-    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    def check(self, call: CallRecord) -> Callable[..., Any] | None: ...
+    async def acheck(self, call: CallRecord) -> Callable[..., Any] | None: ...
+    def review(self, call: CallRecord, output: object) -> object: ...
+    async def areview(self, call: CallRecord, output: object) -> object: ...
 
 
 class Surface:
@@ -89,20 +84,20 @@ class Surface:
         if CALL_PARAM in kwargs or (index is not None and len(args) > index - (instance is not None)):
             raise TypeError(f"{self.spec.surface}: the 'call' argument is injected by @governed_call; do not pass it")
 
-    def begin(self, instance: object, args: tuple[object, ...], kwargs: dict[str, object]) -> GovernedCall:
-        """Create the call handle and, when tracing is on, start its span with the input hash."""
-        call = GovernedCall(self, args, kwargs, instance)
+    def begin(self, instance: object, args: tuple[object, ...], kwargs: dict[str, object]) -> CallRecord:
+        """Create the call's record and, when tracing is on, start its span with the input hash."""
+        call = CallRecord(self, args, kwargs, instance)
         if self.inject:
-            kwargs[CALL_PARAM] = call
+            kwargs[CALL_PARAM] = call.handle
         tracer = active_tracer()
         if tracer is None:
             return call
         try:
-            call._span = tracer.start_span(self.span_name, kind=SpanKind.CLIENT, attributes=self.static_attrs)
+            call.span = tracer.start_span(self.span_name, kind=SpanKind.CLIENT, attributes=self.static_attrs)
             if self.hash_io and self.binder.has_parameters:
                 hasher = config.hasher()
                 try:
-                    call._attrs[semconv.INPUT_SHA256] = hasher.hash_arguments(call.arguments)
+                    call.attrs[semconv.INPUT_SHA256] = hasher.hash_arguments(call.arguments)
                 except (TypeError, ValueError) as exc:
                     warn_once(
                         f"input-hash:{self.span_name}", "toolchain_sdk: %s: no input hash: %s", self.span_name, exc
@@ -111,7 +106,7 @@ class Surface:
             report("span start", exc)
         return call
 
-    def run_gates(self, call: GovernedCall, target: Callable[..., Any]) -> Callable[..., Any]:
+    def run_gates(self, call: CallRecord, target: Callable[..., Any]) -> Callable[..., Any]:
         """Run the before-gates; the first replacement (fallback) wins."""
         for gate in self.gates:
             replacement = gate.check(call)
@@ -119,7 +114,7 @@ class Surface:
                 return replacement
         return target
 
-    async def arun_gates(self, call: GovernedCall, target: Callable[..., Any]) -> Callable[..., Any]:
+    async def arun_gates(self, call: CallRecord, target: Callable[..., Any]) -> Callable[..., Any]:
         """``run_gates`` for async paths."""
         for gate in self.gates:
             replacement = await gate.acheck(call)
@@ -127,28 +122,28 @@ class Surface:
                 return replacement
         return target
 
-    def review(self, call: GovernedCall, output: object) -> object:
+    def review(self, call: CallRecord, output: object) -> object:
         """Run the after-gates over the output (they may replace it)."""
         for gate in self.reviewers:
             output = gate.review(call, output)
         return output
 
-    async def areview(self, call: GovernedCall, output: object) -> object:
+    async def areview(self, call: CallRecord, output: object) -> object:
         """``review`` for async paths."""
         for gate in self.reviewers:
             output = await gate.areview(call, output)
         return output
 
-    def finish(self, call: GovernedCall, output: object, has_output: bool = True) -> None:
+    def finish(self, call: CallRecord, output: object, has_output: bool = True) -> None:
         """End the span of a call that returned: outcome, output hash, usage."""
-        span = call._span
+        span = call.span
         if span is None:
             return
         try:
-            attrs = call._attrs
+            attrs = call.attrs
             attrs[semconv.OUTCOME] = call.outcome or "ok"
-            if call._output is not None:
-                output, has_output = call._output[0], True
+            if call.output is not None:
+                output, has_output = call.output[0], True
             if self.hash_io and has_output:
                 self._hash_output(call, lambda h: h.hash_value(output))
             self._end(call)
@@ -156,13 +151,13 @@ class Surface:
             report("span end", exc)
             span.end()
 
-    def finish_stream(self, call: GovernedCall, digest: StreamHasher | None, completed: bool) -> None:
+    def finish_stream(self, call: CallRecord, digest: StreamHasher | None, completed: bool) -> None:
         """End the span of a stream that was exhausted (``completed``) or closed early."""
-        span = call._span
+        span = call.span
         if span is None:
             return
         try:
-            attrs = call._attrs
+            attrs = call.attrs
             attrs[semconv.OUTCOME] = call.outcome or "ok"
             attrs[semconv.STREAM_COMPLETED] = completed
             if digest is not None:
@@ -174,15 +169,15 @@ class Surface:
             report("span end", exc)
             span.end()
 
-    def fail(self, call: GovernedCall, exc: BaseException, digest: StreamHasher | None = None) -> None:
+    def fail(self, call: CallRecord, exc: BaseException, digest: StreamHasher | None = None) -> None:
         """End the span of a call that raised: status ERROR, ``error.type``, exception event."""
-        span = call._span
+        span = call.span
         if span is None:
             return
         try:
-            attrs = call._attrs
+            attrs = call.attrs
             attrs[semconv.OUTCOME] = call.outcome or "error"
-            attrs[semconv.ERROR_TYPE] = _error_type(exc)
+            attrs[semconv.ERROR_TYPE] = semconv.error_type(exc)
             if digest is not None:
                 attrs[semconv.STREAM_COMPLETED] = False
                 attrs[semconv.STREAM_CHUNKS] = digest.chunks
@@ -193,50 +188,50 @@ class Surface:
             report("span end", err)
             span.end()
 
-    def new_digest(self, call: GovernedCall) -> StreamHasher | None:
+    def new_digest(self, call: CallRecord) -> StreamHasher | None:
         """A stream hasher for this call, or ``None`` when nothing is hashed."""
-        if call._span is None:
+        if call.span is None:
             return None
         return config.hasher().stream()
 
-    def _hash_output(self, call: GovernedCall, compute: Callable[[Any], str]) -> None:
+    def _hash_output(self, call: CallRecord, compute: Callable[[Any], str]) -> None:
         hasher = config.hasher()
         try:
-            call._attrs[semconv.OUTPUT_SHA256] = compute(hasher)
+            call.attrs[semconv.OUTPUT_SHA256] = compute(hasher)
         except (TypeError, ValueError) as exc:
             warn_once(f"output-hash:{self.span_name}", "toolchain_sdk: %s: no output hash: %s", self.span_name, exc)
-        call._attrs[semconv.HASH_ALG] = hasher.alg
+        call.attrs[semconv.HASH_ALG] = hasher.alg
         if hasher.key_id:
-            call._attrs[semconv.HASH_KEY_ID] = hasher.key_id
+            call.attrs[semconv.HASH_KEY_ID] = hasher.key_id
 
-    def _end(self, call: GovernedCall) -> None:
-        span = call._span
+    def _end(self, call: CallRecord) -> None:
+        span = call.span
         assert span is not None
-        for name, event_attrs in call._events:
-            span.add_event(name, event_attrs)
-        span.set_attributes(call._attrs)
+        for name, event_attrs, stamp in call.events:
+            span.add_event(name, event_attrs, stamp)
+        span.set_attributes(call.attrs)
         span.end()
 
 
-def enter(call: GovernedCall) -> tuple[object, object]:
+def enter(call: CallRecord) -> tuple[object, object]:
     """Make the call (and its span) current; returns the tokens for ``leave``.
 
     The context with our span is derived from the caller's current context and kept, so a
     stream's steps (each entered anew) reuse it while the consumer's context stays the same.
     """
-    span = call._span
+    span = call.span
     if span is None:
-        return None, _CURRENT.set(call)
+        return None, CURRENT.set(call)
     current = otel_context.get_current()
-    cached = call._context
+    cached = call.context
     if cached is None or cached[0] is not current:
-        cached = call._context = (current, trace.set_span_in_context(span, current))
-    return otel_context.attach(cached[1]), _CURRENT.set(call)
+        cached = call.context = (current, trace.set_span_in_context(span, current))
+    return otel_context.attach(cached[1]), CURRENT.set(call)
 
 
 def leave(tokens: tuple[object, object]) -> None:
     """Undo ``enter``, in reverse order."""
     otel_token, call_token = tokens
-    _CURRENT.reset(call_token)  # type: ignore[arg-type]
+    CURRENT.reset(call_token)  # type: ignore[arg-type]
     if otel_token is not None:
         otel_context.detach(otel_token)  # type: ignore[arg-type]

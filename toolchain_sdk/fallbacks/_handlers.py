@@ -1,19 +1,4 @@
-"""Deterministic fallback handlers: `static`, `template`, `raise_` (fitting to a surface: `_fallback_fit`).
-
-A fallback answers instead of the model when the surface's kill switch is on. It takes the same
-arguments as the governed function (checked when decorating: an incompatible signature is a
-``ConfigError``), may declare ``call`` to get the ``GovernedCall``, and must match the surface's
-kind: a sync surface needs a sync handler; an async surface takes a sync or async one; a
-streaming surface takes a generator (async generator) or a plain function, whose result is
-streamed as one chunk. A handler that raises becomes ``FallbackFailed`` chained to the cause —
-except ``raise_``, whose exception is the intended answer and propagates unchanged.
-
-Ready-made handlers for the common cases::
-
-    fallback=tc.fallbacks.static("Our assistant is paused; a person will reply within a day.")
-    fallback=tc.fallbacks.template("Dear {ticket.customer}, we received request {ticket.id}.")
-    fallback=tc.fallbacks.raise_(PermissionError("refund replies are switched off"))
-"""
+"""The ready-made deterministic handlers: ``static``, ``template``, ``raise_``, and their base ``Fallback``."""
 
 from __future__ import annotations
 
@@ -23,8 +8,8 @@ import string
 from collections.abc import Callable
 from typing import Any
 
-from toolchain_sdk._binding import CALL_PARAM
-from toolchain_sdk.call import current_call
+from toolchain_sdk._core.binding import CALL_PARAM
+from toolchain_sdk._core.call import current_call
 from toolchain_sdk.errors import ConfigError
 
 __all__ = ["Fallback", "raise_", "static", "template"]

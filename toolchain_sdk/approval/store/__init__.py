@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
 
-from toolchain_sdk._approval_sql import DDL, STATUSES, ApprovalRecord, DecisionRefused, SQLStore, Status
-from toolchain_sdk._approval_values import ApprovalRequest, Decision
+from toolchain_sdk.approval._values import ApprovalRequest, Decision
+from toolchain_sdk.approval.store._sql import DDL, STATUSES, ApprovalRecord, DecisionRefused, SQLStore, Status
 from toolchain_sdk.errors import ConfigError
 
 if TYPE_CHECKING:

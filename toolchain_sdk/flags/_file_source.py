@@ -9,36 +9,33 @@ next one rather than holding the old entries in force. An entry whose TTL runs o
 
 from __future__ import annotations
 
-import fnmatch
 import os
-import re
 import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from time import monotonic as _monotonic
 
-from toolchain_sdk._flag_model import (
+from toolchain_sdk import semconv
+from toolchain_sdk._core.safety import logger
+from toolchain_sdk.errors import ConfigError
+from toolchain_sdk.flags._flag_file import FlagEntry, default_flags_path, parse_document
+from toolchain_sdk.flags._match import GlobMatcher, specificity
+from toolchain_sdk.flags._model import (
     REASON_DEFAULT,
     REASON_ERROR,
     REASON_STATIC,
     FlagEvaluation,
     FlagTarget,
-    error_type_name,
 )
-from toolchain_sdk._safety import logger
-from toolchain_sdk.errors import ConfigError
-from toolchain_sdk.flag_file import FlagEntry, default_flags_path, parse_document
 
 __all__ = ["FileSource"]
-
-_GLOB_CHARS = frozenset("*?[")
 
 
 class _Snapshot:
     """The entries in force at one reading of the file, with each target's answer cached."""
 
-    __slots__ = ("cache", "error", "exact", "patterns", "provider_name", "stale")
+    __slots__ = ("cache", "entries", "error", "matcher", "provider_name", "stale")
 
     def __init__(
         self,
@@ -48,12 +45,8 @@ class _Snapshot:
         stale: bool = False,
     ) -> None:
         self.provider_name = provider_name
-        self.exact = {e.target: e for e in entries if not _GLOB_CHARS & set(e.target)}
-        self.patterns = [
-            (e, re.compile(fnmatch.translate(e.target)), sum(c not in "*?[]!" for c in e.target))
-            for e in entries
-            if _GLOB_CHARS & set(e.target)
-        ]
+        self.entries = {e.target: e for e in entries}
+        self.matcher = GlobMatcher(tuple(self.entries))
         self.error = error
         self.stale = stale
         self.cache: dict[FlagTarget, FlagEvaluation] = {}
@@ -62,17 +55,11 @@ class _Snapshot:
         """The most specific matching entry decides: exact names beat patterns, longer patterns beat
         shorter ones, and on a tie ``killed`` wins."""
         best: tuple[tuple[int, int, bool], FlagEntry] | None = None
-        for name in target.names:
-            entry = self.exact.get(name)
-            if entry is not None:
-                rank = (2, len(name), entry.killed)
-                if best is None or rank > best[0]:
-                    best = (rank, entry)
-        for entry, regex, literal in self.patterns:
-            if any(regex.match(n) for n in target.names):
-                rank = (1, literal, entry.killed)
-                if best is None or rank > best[0]:
-                    best = (rank, entry)
+        for pattern in self.matcher.matching(target.names):
+            entry = self.entries[pattern]
+            rank = (*specificity(pattern), entry.killed)
+            if best is None or rank > best[0]:
+                best = (rank, entry)
         error_type, message = self.error or (None, None)
         if best is None:
             answer = FlagEvaluation(None, REASON_ERROR if self.error else REASON_DEFAULT, "file", self.provider_name,
@@ -197,7 +184,7 @@ class FileSource:
                     "keeping its last good entries" if self._good is not None else "surfaces use their kill_default",
                 )  # fmt: skip
             self._signature = None  # read again at the next check
-            self._install(self._good or [], now, (error_type_name(exc), f"{path}: {exc}"))
+            self._install(self._good or [], now, (semconv.error_type(exc), f"{path}: {exc}"))
             self._due = now + self.check_interval_s
 
     def _install(self, entries: list[FlagEntry], now: float, error: tuple[str, str] | None) -> None:

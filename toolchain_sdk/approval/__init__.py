@@ -24,16 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from toolchain_sdk._approval_gate import (
-    AlwaysPolicy,
-    ApprovalGate,
-    NotRequiredGate,
-    Policy,
-    PredicatePolicy,
-    RiskPolicy,
-)
-from toolchain_sdk._approval_values import ApprovalRequest, Decision, Phase, Verdict, format_seconds, parse_timeout
-from toolchain_sdk._approvers import (
+from toolchain_sdk.approval._approvers import (
     TOOLCHAIN_ENV,
     Approver,
     CallbackApprover,
@@ -43,7 +34,16 @@ from toolchain_sdk._approvers import (
     deny_all,
     queue,
 )
-from toolchain_sdk.approval_store import (
+from toolchain_sdk.approval._gate import (
+    AlwaysPolicy,
+    ApprovalGate,
+    NotRequiredGate,
+    Policy,
+    PredicatePolicy,
+    RiskPolicy,
+)
+from toolchain_sdk.approval._values import ApprovalRequest, Decision, Phase, Verdict, format_seconds, parse_timeout
+from toolchain_sdk.approval.store import (
     TOOLCHAIN_APPROVALS_URL,
     ApprovalRecord,
     ApprovalStore,

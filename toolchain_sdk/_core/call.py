@@ -1,13 +1,16 @@
-"""``GovernedCall``: the handle a governed function gets for its one call, and ``current_call()``.
+"""One call's record (``CallRecord``, SDK-internal) and the handle its function gets (``GovernedCall``).
 
-The handle carries what the surface declared (model, provider, prompt) and collects what only
-the call knows (output, usage, retrieval source, custom attributes) for the span written at
-its end. It is injected as the ``call`` parameter, or found with ``current_call()``.
+The record holds what the pipeline and the gates (kill switch, approval) know and write: the
+span, the attributes it will carry, the outcome. The handle is the function body's view: what
+the surface declared (model, provider, prompt), plus ``record_usage``, ``record_output`` and
+custom attributes. It is injected as the ``call`` parameter, or found with ``current_call()``,
+and is created only when asked for.
 """
 
 from __future__ import annotations
 
 import contextvars
+import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
@@ -16,21 +19,28 @@ from opentelemetry.trace import Span
 from opentelemetry.util import types as otel_types
 
 from toolchain_sdk import semconv
-from toolchain_sdk._safety import warn_once
+from toolchain_sdk._core.safety import warn_once
 from toolchain_sdk.hashing import canonical_json
 from toolchain_sdk.prompts import Prompt
 
 if TYPE_CHECKING:
-    from toolchain_sdk._pipeline import Surface
+    from toolchain_sdk._core.pipeline import Surface
 
-__all__ = ["INJECTED", "GovernedCall", "current_call"]
+__all__ = ["INJECTED", "CallRecord", "GovernedCall", "current_call", "current_record"]
 
-_CURRENT: contextvars.ContextVar[GovernedCall | None] = contextvars.ContextVar("toolchain_current_call", default=None)
+CURRENT: contextvars.ContextVar[CallRecord | None] = contextvars.ContextVar("toolchain_current_call", default=None)
+"""The record of the governed call running in this context (set by the pipeline's ``enter``)."""
 
 
 def current_call() -> GovernedCall | None:
     """The governed call running in this context (across ``await`` and nested functions), or ``None``."""
-    return _CURRENT.get()
+    record = CURRENT.get()
+    return record.handle if record is not None else None
+
+
+def current_record() -> CallRecord | None:
+    """The record of the governed call running in this context (SDK-internal), or ``None``."""
+    return CURRENT.get()
 
 
 def _field(obj: object, name: str) -> Any:
@@ -60,6 +70,63 @@ def _attribute_value(value: object) -> otel_types.AttributeValue | None:
         return None
 
 
+class CallRecord:
+    """What the SDK knows about one governed call; written by the pipeline and the gates only.
+
+    Attributes:
+        surface: the compiled surface (spec, prompt, binder).
+        args, kwargs, instance: how the function was called (``instance`` for methods).
+        span: the call's span, or ``None`` when tracing is off.
+        context: (caller's context, it + our span), cached by ``enter`` for streams.
+        attrs: attributes set on the span when it ends.
+        events: ``(name, attributes, timestamp ns)`` added to the span when it ends.
+        output: ``(value,)`` once the body declared one with ``record_output``.
+        outcome: ``ok``, ``fallback``, ``denied`` or ``error`` once known.
+    """
+
+    __slots__ = ("_handle", "args", "attrs", "context", "events", "instance", "kwargs", "outcome", "output",
+                 "span", "surface")  # fmt: skip
+
+    def __init__(self, surface: Surface, args: tuple[object, ...], kwargs: dict[str, object], instance: object) -> None:
+        self.surface = surface
+        self.args = args
+        self.kwargs = kwargs
+        self.instance = instance
+        self.span: Span | None = None
+        self.context: tuple[Context, Context] | None = None
+        self.attrs: dict[str, otel_types.AttributeValue] = {}
+        self.events: list[tuple[str, dict[str, otel_types.AttributeValue], int]] = []
+        self.output: tuple[object] | None = None
+        self.outcome: str | None = None
+        self._handle: GovernedCall | None = None
+
+    @property
+    def handle(self) -> GovernedCall:
+        """The function body's handle on this call (made on first use)."""
+        handle = self._handle
+        if handle is None:
+            handle = self._handle = GovernedCall(self)
+        return handle
+
+    @property
+    def arguments(self) -> dict[str, object]:
+        """The call's arguments by parameter name (defaults applied; ``self`` and ``call`` left out)."""
+        return self.surface.binder.bind(self.args, self.kwargs, self.instance is not None)
+
+    @property
+    def risk(self) -> str:
+        return self.surface.spec.risk
+
+    def add_event(self, name: str, attributes: Mapping[str, object] | None = None) -> None:
+        """Add a span event stamped now (kept until the span ends, so it is safe with tracing off)."""
+        attrs: dict[str, otel_types.AttributeValue] = {}
+        for key, value in (attributes or {}).items():
+            coerced = _attribute_value(value)
+            if coerced is not None:
+                attrs[key] = coerced
+        self.events.append((name, attrs, time.time_ns()))
+
+
 class GovernedCall:
     """The handle of one governed call.
 
@@ -70,74 +137,59 @@ class GovernedCall:
         outcome: ``ok``, ``fallback``, ``denied`` or ``error`` once known.
     """
 
-    __slots__ = (
-        "_args",
-        "_attrs",
-        "_context",
-        "_events",
-        "_instance",
-        "_kwargs",
-        "_output",
-        "_span",
-        "_surface",
-        "outcome",
-    )
+    __slots__ = ("_rec",)
 
-    def __init__(self, surface: Surface, args: tuple[object, ...], kwargs: dict[str, object], instance: object) -> None:
-        self._surface = surface
-        self._args = args
-        self._kwargs = kwargs
-        self._instance = instance
-        self._span: Span | None = None
-        self._context: tuple[Context, Context] | None = None  # (caller's context, it + our span): see enter()
-        self._attrs: dict[str, otel_types.AttributeValue] = {}
-        self._events: list[tuple[str, dict[str, otel_types.AttributeValue]]] = []
-        self._output: tuple[object] | None = None
-        self.outcome: str | None = None
+    def __init__(self, record: CallRecord) -> None:
+        self._rec = record
 
     # --- what the surface declared -----------------------------------------------------------
     @property
     def surface(self) -> str:
-        return self._surface.spec.surface
+        return self._rec.surface.spec.surface
 
     @property
     def owner(self) -> str | None:
-        return self._surface.spec.owner
+        return self._rec.surface.spec.owner
 
     @property
     def risk(self) -> str:
-        return self._surface.spec.risk
+        return self._rec.surface.spec.risk
 
     @property
     def model(self) -> str | None:
-        return self._surface.spec.model
+        return self._rec.surface.spec.model
 
     @property
     def provider(self) -> str | None:
-        return self._surface.spec.provider
+        return self._rec.surface.spec.provider
 
     @property
     def operation(self) -> str:
-        return self._surface.spec.operation
+        return self._rec.surface.spec.operation
 
     @property
     def prompt(self) -> Prompt | None:
-        return self._surface.prompt
+        return self._rec.surface.prompt
 
     @property
     def span(self) -> Span | None:
         """The call's OpenTelemetry span, or ``None`` when tracing is off."""
-        return self._span
+        return self._rec.span
+
+    @property
+    def outcome(self) -> str | None:
+        """``ok``, ``fallback``, ``denied`` or ``error`` once known (``None`` while the body runs)."""
+        return self._rec.outcome
 
     @property
     def arguments(self) -> dict[str, object]:
         """The call's arguments by parameter name (defaults applied; ``self`` and ``call`` left out)."""
-        return self._surface.binder.bind(self._args, self._kwargs, self._instance is not None)
+        return self._rec.arguments
 
     # --- what only the call knows -------------------------------------------------------------
     def record_output(self, value: object) -> None:
         """Declare the call's output; its hash goes on the span (overrides a decorated return value)."""
-        self._output = (value,)
+        self._rec.output = (value,)
 
     def record_usage(
         self,
@@ -167,16 +219,16 @@ class GovernedCall:
         }
         for key, value in values.items():
             if isinstance(value, (int, str)) and not isinstance(value, bool):
-                self._attrs[key] = value
+                self._rec.attrs[key] = value
         got = values[semconv.GEN_AI_RESPONSE_MODEL]
         if isinstance(got, str) and self.model:
-            self._attrs[semconv.MODEL_MISMATCH] = not got.startswith(self.model)
+            self._rec.attrs[semconv.MODEL_MISMATCH] = not got.startswith(self.model)
 
     def set_retrieval(self, index: str, version: str | int) -> None:
         """Name the retrieval index (and its version) this call's context came from."""
-        self._attrs[semconv.RETRIEVAL_INDEX] = index
-        self._attrs[semconv.RETRIEVAL_VERSION] = str(version)
-        self._attrs[semconv.GEN_AI_DATA_SOURCE_ID] = index
+        self._rec.attrs[semconv.RETRIEVAL_INDEX] = index
+        self._rec.attrs[semconv.RETRIEVAL_VERSION] = str(version)
+        self._rec.attrs[semconv.GEN_AI_DATA_SOURCE_ID] = index
 
     def set_attribute(self, key: str, value: object) -> None:
         """Put a custom attribute on the span; values that are not OTel types are stored as JSON.
@@ -187,16 +239,11 @@ class GovernedCall:
         if coerced is None:
             warn_once(f"attr:{key}", "toolchain_sdk: attribute %r dropped: %s cannot be serialised", key, type(value))
             return
-        self._attrs[key] = coerced
+        self._rec.attrs[key] = coerced
 
     def add_event(self, name: str, attributes: Mapping[str, object] | None = None) -> None:
-        """Add a span event (kept until the span ends, so it is safe with tracing off)."""
-        attrs: dict[str, otel_types.AttributeValue] = {}
-        for key, value in (attributes or {}).items():
-            coerced = _attribute_value(value)
-            if coerced is not None:
-                attrs[key] = coerced
-        self._events.append((name, attrs))
+        """Add a span event stamped now (kept until the span ends, so it is safe with tracing off)."""
+        self._rec.add_event(name, attributes)
 
     def __repr__(self) -> str:
         return f"<GovernedCall surface={self.surface!r} model={self.model!r} outcome={self.outcome!r}>"

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from toolchain_sdk._approval_values import ApprovalRequest, Decision, utcnow
-from toolchain_sdk.approval_store import (
+from toolchain_sdk.approval._values import ApprovalRequest, Decision, utcnow
+from toolchain_sdk.approval.store import (
     DEFAULT_PATH,
     STATUSES,
     TOOLCHAIN_APPROVALS_URL,

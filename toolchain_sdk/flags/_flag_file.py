@@ -32,10 +32,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from toolchain_sdk._flag_model import (
+from toolchain_sdk.errors import ConfigError
+from toolchain_sdk.flags._model import (
     valid_pattern,
 )
-from toolchain_sdk.errors import ConfigError
 
 __all__ = [
     "DEFAULT_FLAGS_FILE",

@@ -15,8 +15,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from toolchain_sdk.flag_file import FlagEntry, FlagFile, format_time, parse_duration
-from toolchain_sdk.flag_sources import TOOLCHAIN_KILL
+from toolchain_sdk.flags._env import TOOLCHAIN_KILL
+from toolchain_sdk.flags._flag_file import FlagEntry, FlagFile, format_time, parse_duration
 
 __all__ = ["add_commands"]
 

@@ -17,7 +17,9 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final, Literal, Never, Protocol
 
 from toolchain_sdk import config, semconv
-from toolchain_sdk._approval_values import (
+from toolchain_sdk._core.safety import warn_once
+from toolchain_sdk.approval._approvers import Approver
+from toolchain_sdk.approval._values import (
     ApprovalRequest,
     Decision,
     Phase,
@@ -29,13 +31,11 @@ from toolchain_sdk._approval_values import (
     redact_text,
     utcnow,
 )
-from toolchain_sdk._approvers import Approver
-from toolchain_sdk._safety import warn_once
 from toolchain_sdk.errors import ApprovalDenied
 from toolchain_sdk.inventory import get_surface
 
 if TYPE_CHECKING:
-    from toolchain_sdk.call import GovernedCall
+    from toolchain_sdk._core.call import CallRecord
 
 __all__ = [
     "LATE_GRACE_S",
@@ -136,28 +136,28 @@ class ApprovalGate:
         return self._description
 
     # --- the Gate protocol ---------------------------------------------------------------------
-    def check(self, call: GovernedCall) -> Callable[..., Any] | None:
+    def check(self, call: CallRecord) -> Callable[..., Any] | None:
         request = self._open(call, None) if self._when == "before" else None
         if request is None:
             return None
         outcome = self._close(call, request, *self._wait(request), None)
         return self._fallback if outcome.action == "fallback" else None
 
-    async def acheck(self, call: GovernedCall) -> Callable[..., Any] | None:
+    async def acheck(self, call: CallRecord) -> Callable[..., Any] | None:
         request = self._open(call, None) if self._when == "before" else None
         if request is None:
             return None
         outcome = self._close(call, request, *await self._await(request), None)
         return self._fallback if outcome.action == "fallback" else None
 
-    def review(self, call: GovernedCall, output: object) -> object:
+    def review(self, call: CallRecord, output: object) -> object:
         request = self._open(call, (output,)) if self._reviews(call) else None
         if request is None:
             return output
         outcome = self._close(call, request, *self._wait(request), output)
         return self._run_fallback(call) if outcome.action == "fallback" else outcome.output
 
-    async def areview(self, call: GovernedCall, output: object) -> object:
+    async def areview(self, call: CallRecord, output: object) -> object:
         request = self._open(call, (output,)) if self._reviews(call) else None
         if request is None:
             return output
@@ -168,13 +168,13 @@ class ApprovalGate:
         return outcome.output
 
     # --- the steps -----------------------------------------------------------------------------
-    def _reviews(self, call: GovernedCall) -> bool:
+    def _reviews(self, call: CallRecord) -> bool:
         # A kill-switch fallback answered: a deterministic handler, not model output, as before-mode.
         return self._when == "after" and call.outcome != "fallback"
 
-    def _open(self, call: GovernedCall, output: tuple[object] | None) -> ApprovalRequest | None:
+    def _open(self, call: CallRecord, output: tuple[object] | None) -> ApprovalRequest | None:
         """Ask the policy; when approval is needed, build the request and record it on the span."""
-        attrs = call._attrs
+        attrs = call.attrs
         arguments = call.arguments
         try:
             required = self._policy(call.risk, arguments)
@@ -239,39 +239,39 @@ class ApprovalGate:
         return answer, time.monotonic() - started
 
     def _close(
-        self, call: GovernedCall, request: ApprovalRequest, answer: object, waited_s: float, output: object
+        self, call: CallRecord, request: ApprovalRequest, answer: object, waited_s: float, output: object
     ) -> _Outcome:
         """Check the answer, record it on the span, and let the call through or deny it."""
-        call._attrs[semconv.APPROVAL_WAIT_MS] = round(waited_s * 1000, 3)
+        call.attrs[semconv.APPROVAL_WAIT_MS] = round(waited_s * 1000, 3)
         verdict, reason, problem = self._judge(call, request, answer, output)
         decided: dict[str, object] = {semconv.APPROVAL_ID: request.id, semconv.APPROVAL_DECISION: verdict}
         if isinstance(answer, Decision) and problem is None:
-            call._attrs[semconv.APPROVAL_APPROVER] = decided[semconv.APPROVAL_APPROVER] = answer.by
+            call.attrs[semconv.APPROVAL_APPROVER] = decided[semconv.APPROVAL_APPROVER] = answer.by
         if reason:
-            call._attrs[semconv.APPROVAL_REASON] = decided[semconv.APPROVAL_REASON] = redact_text(reason)
-        decided[semconv.APPROVAL_WAIT_MS] = call._attrs[semconv.APPROVAL_WAIT_MS]
-        call._attrs[semconv.APPROVAL_DECISION] = verdict
+            call.attrs[semconv.APPROVAL_REASON] = decided[semconv.APPROVAL_REASON] = redact_text(reason)
+        decided[semconv.APPROVAL_WAIT_MS] = call.attrs[semconv.APPROVAL_WAIT_MS]
+        call.attrs[semconv.APPROVAL_DECISION] = verdict
         call.add_event(semconv.EVENT_APPROVAL_DECIDED, decided)
         if verdict == "approved":
             return _Outcome("pass", output)
         if verdict == "edited":
             assert isinstance(answer, Decision)
             edited = _coerce(answer.output, output)
-            call._attrs[semconv.OVERRIDE_EDITOR] = answer.by
-            call._attrs[semconv.OVERRIDE_REASON] = redact_text(answer.reason)
+            call.attrs[semconv.OVERRIDE_EDITOR] = answer.by
+            call.attrs[semconv.OVERRIDE_REASON] = redact_text(answer.reason)
             if self._hashes(call) and request.output_sha256:
-                call._attrs[semconv.OVERRIDE_ORIGINAL_SHA256] = request.output_sha256
+                call.attrs[semconv.OVERRIDE_ORIGINAL_SHA256] = request.output_sha256
             return _Outcome("pass", edited)
         if self._on_deny == "fallback" and self._fallback is not None:
             call.outcome = "denied"
             spec = get_surface(self._surface)
             if spec is not None and spec.fallback:
-                call._attrs[semconv.FALLBACK_HANDLER] = spec.fallback
+                call.attrs[semconv.FALLBACK_HANDLER] = spec.fallback
             return _Outcome("fallback")
         self._deny(call, request.id, verdict, reason, answer if isinstance(answer, BaseException) else None)
 
     def _judge(
-        self, call: GovernedCall, request: ApprovalRequest, answer: object, output: object
+        self, call: CallRecord, request: ApprovalRequest, answer: object, output: object
     ) -> tuple[str, str, str | None]:
         """``(decision, reason, problem)``: the verdict to record, and what was wrong with the answer."""
         if isinstance(answer, TimeoutError):
@@ -284,7 +284,7 @@ class ApprovalGate:
         assert isinstance(answer, Decision)
         return answer.verdict, answer.reason, None
 
-    def _malformed(self, call: GovernedCall, request: ApprovalRequest, answer: object, output: object) -> str | None:
+    def _malformed(self, call: CallRecord, request: ApprovalRequest, answer: object, output: object) -> str | None:
         if not isinstance(answer, Decision):
             return f"malformed decision: the approver returned a {type(answer).__name__}, not a Decision"
         if answer.request_id != request.id:
@@ -312,10 +312,10 @@ class ApprovalGate:
         return None
 
     def _deny(
-        self, call: GovernedCall, request_id: str, decision: str, reason: str, cause: BaseException | None
+        self, call: CallRecord, request_id: str, decision: str, reason: str, cause: BaseException | None
     ) -> Never:
         call.outcome = "denied"
-        call._attrs[semconv.APPROVAL_DECISION] = decision
+        call.attrs[semconv.APPROVAL_DECISION] = decision
         raise ApprovalDenied(
             f"{self._surface}: approval request {request_id} {decision}: {reason or 'no reason given'}",
             request_id=request_id,
@@ -323,15 +323,15 @@ class ApprovalGate:
             reason=reason,
         ) from cause
 
-    def _run_fallback(self, call: GovernedCall) -> object:
+    def _run_fallback(self, call: CallRecord) -> object:
         """Answer a denied after-mode call with the fallback, on the call's own arguments (the
         kill switch fitted it to the surface: an awaitable for async ones, ``FallbackFailed`` on error)."""
         assert self._fallback is not None
-        return self._fallback(*call._args, **call._kwargs)
+        return self._fallback(*call.args, **call.kwargs)
 
     @staticmethod
-    def _hashes(call: GovernedCall) -> bool:
-        return call._surface.hash_io
+    def _hashes(call: CallRecord) -> bool:
+        return call.surface.hash_io
 
 
 _PROBLEMS: Final = {"late": "the decision came after the request expired"}
@@ -348,21 +348,21 @@ class NotRequiredGate:
     def describe(self) -> str:
         return f"not required: {self.reason}"
 
-    def check(self, call: GovernedCall) -> Callable[..., Any] | None:
-        call._attrs[semconv.APPROVAL_REQUIRED] = False
+    def check(self, call: CallRecord) -> Callable[..., Any] | None:
+        call.attrs[semconv.APPROVAL_REQUIRED] = False
         return None
 
-    async def acheck(self, call: GovernedCall) -> Callable[..., Any] | None:
+    async def acheck(self, call: CallRecord) -> Callable[..., Any] | None:
         return self.check(call)
 
-    def review(self, call: GovernedCall, output: object) -> object:
+    def review(self, call: CallRecord, output: object) -> object:
         return output
 
-    async def areview(self, call: GovernedCall, output: object) -> object:
+    async def areview(self, call: CallRecord, output: object) -> object:
         return output
 
 
-def _trace_ids(call: GovernedCall) -> dict[str, str]:
+def _trace_ids(call: CallRecord) -> dict[str, str]:
     span = call.span
     if span is None:
         return {}

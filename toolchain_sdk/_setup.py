@@ -1,0 +1,91 @@
+"""``configure()`` and ``shutdown()``: the one place that wires settings, tracing and the kill switch together.
+
+It sits above every subsystem (config, tracing, flags) and below only the package root, so no
+subsystem needs to import another to be set up.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from opentelemetry.sdk.trace.export import SpanExporter
+
+from toolchain_sdk import config, tracing
+from toolchain_sdk import flags as _flags
+from toolchain_sdk.config import ExporterName, Protocol, Settings
+
+__all__ = ["configure", "shutdown"]
+
+_lock = threading.Lock()
+
+
+def configure(
+    *,
+    service_name: str | None = None,
+    exporter: ExporterName | None = None,
+    endpoint: str | None = None,
+    protocol: Protocol | None = None,
+    traces_file: str | None = None,
+    span_exporter: SpanExporter | None = None,
+    batch: bool | None = None,
+    resource_attributes: dict[str, str] | None = None,
+    hash_key: str | bytes | None = None,
+    exit_flush_s: float | None = None,
+    flags: Sequence[_flags.SourceSpec] | None = None,
+) -> Settings:
+    """Set the SDK up: resolve settings and install tracing (unless the app already did).
+
+    Args:
+        service_name: ``service.name`` of the resource (else ``OTEL_SERVICE_NAME``).
+        exporter: ``otlp`` (default), ``console``, ``file`` or ``none`` (else ``OTEL_TRACES_EXPORTER``).
+        endpoint: OTLP base endpoint, e.g. ``http://127.0.0.1:4318`` (else the ``OTEL_EXPORTER_OTLP_*`` vars).
+        protocol: ``http/protobuf`` (default) or ``grpc`` (else ``OTEL_EXPORTER_OTLP_PROTOCOL``).
+        traces_file: where the ``file`` exporter writes OTLP JSON lines.
+        span_exporter: an exporter object to use instead (e.g. ``InMemorySpanExporter`` in tests).
+        batch: export in a background batch (default) or synchronously per span (tests).
+        resource_attributes: extra resource attributes (merged over ``OTEL_RESOURCE_ATTRIBUTES``).
+        hash_key: key for HMAC-SHA256 hashes (else ``TOOLCHAIN_HASH_KEY``).
+        exit_flush_s: the most to wait at exit for pending spans (else ``TOOLCHAIN_EXIT_FLUSH_S``, 5 s).
+        flags: the kill-switch flag sources, asked in order: ``"env"`` (``TOOLCHAIN_KILL``),
+            ``"file"`` (``TOOLCHAIN_FLAGS_FILE``, else ``.toolchain/flags.json``), ``"openfeature"``
+            (the default OpenFeature provider), or objects from ``tc.flags`` (``EnvSource``,
+            ``FileSource``, ``OpenFeatureSource``, your own ``FlagSource``). Default ``["env", "file"]``.
+            A surface's own ``flags=`` replaces these for that surface. Omitted on a later
+            ``configure()``: the sources in force stay.
+
+    Returns:
+        The resolved settings.
+
+    Raises:
+        ConfigError: a value is not accepted; the message names it and the accepted values.
+    """
+    settings = config.resolve(
+        service_name=service_name,
+        exporter=exporter,
+        endpoint=endpoint,
+        protocol=protocol,
+        traces_file=traces_file,
+        span_exporter=span_exporter,
+        batch=batch,
+        resource_attributes=resource_attributes,
+        hash_key=hash_key,
+        exit_flush_s=exit_flush_s,
+    )
+    if flags is not None:
+        built = _flags.build_sources(flags, "configure()")  # validates first: nothing changes on a bad source
+    with _lock:
+        if flags is not None:
+            _flags.use_sources(built)
+        _flags.set_service_name(settings.service_name)
+        config.install_settings(settings)
+        tracing.install(settings, add_to_existing=exporter is not None or span_exporter is not None)
+    return settings
+
+
+def shutdown(timeout_s: float | None = None) -> bool:
+    """Flush and stop what ``configure()`` installed, waiting at most ``timeout_s`` (default: the exit bound).
+
+    Returns whether it finished in time. A dead collector cannot hold the caller longer than the bound.
+    """
+    return tracing.shutdown(timeout_s)

@@ -1,0 +1,11 @@
+"""Tracing: the tracer provider the SDK installs (or the application's), its exporters, the exit flush.
+
+Until ``configure()`` or the application installs an OpenTelemetry SDK ``TracerProvider``,
+governed calls do no span work at all (``active_tracer()`` is ``None``). Export failures are
+counted (``dropped_spans()``) and warned about once; they never reach the application.
+"""
+
+from toolchain_sdk.tracing._exporters import OtlpJsonFileExporter, SafeExporter
+from toolchain_sdk.tracing._provider import active_tracer, dropped_spans, install, shutdown
+
+__all__ = ["OtlpJsonFileExporter", "SafeExporter", "active_tracer", "dropped_spans", "install", "shutdown"]
