@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import inspect
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, ClassVar, ParamSpec, TypeVar, cast
+from typing import Any, ParamSpec, TypedDict, TypeVar, Unpack, cast
 
 import wrapt
 
@@ -25,7 +27,7 @@ from toolchain_sdk.errors import ConfigError
 from toolchain_sdk.inventory import Capture, Risk, SurfaceSpec, register
 from toolchain_sdk.prompts import Prompt, load_prompt
 
-__all__ = ["governed", "governed_call"]
+__all__ = ["SurfaceOptions", "governed", "governed_call"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -68,11 +70,9 @@ def _unwrap_descriptor(func: Any) -> Callable[..., Any]:
     return cast(Callable[..., Any], func.__func__ if isinstance(func, (classmethod, staticmethod)) else func)
 
 
-@dataclass(frozen=True)
-class _Declaration:
-    """Everything a surface declares, as given to ``governed_call`` or ``governed``."""
+class SurfaceOptions(TypedDict, total=False):
+    """The keyword arguments of ``governed_call`` and ``governed`` (one list for both; see ``governed_call``)."""
 
-    surface: str
     owner: str | None
     model: str | None
     provider: str | None
@@ -88,38 +88,78 @@ class _Declaration:
     approval: object
     flags: Sequence[_flags.SourceSpec] | None
 
+
+_DEFAULTS: SurfaceOptions = {
+    "owner": None,
+    "model": None,
+    "provider": None,
+    "prompt": None,
+    "risk": "low",
+    "capture": "hash",
+    "operation": "chat",
+    "route": None,
+    "data_class": None,
+    "kill_flag": None,
+    "kill_default": False,
+    "fallback": None,
+    "approval": None,
+    "flags": None,
+}
+
+
+@dataclass(frozen=True)
+class _Declaration:
+    """Everything a surface declares: its name and its options with the defaults filled in."""
+
+    surface: str
+    options: SurfaceOptions
+
+    @classmethod
+    def of(cls, surface: str, options: SurfaceOptions) -> _Declaration:
+        """Check the option names and fill in defaults (``ConfigError`` for an unknown name)."""
+        unknown = sorted(set(options) - set(_DEFAULTS))
+        if unknown:
+            raise ConfigError(
+                f"{surface}: unknown argument(s) {', '.join(unknown)}; accepted: {', '.join(sorted(_DEFAULTS))}"
+            )
+        full: SurfaceOptions = {**_DEFAULTS, **options}
+        if full["flags"] is not None and not isinstance(full["flags"], (str, bytes)):
+            full["flags"] = tuple(full["flags"])
+        return cls(surface, full)
+
     def key(self) -> tuple[object, ...]:
-        """A hashable identity (unhashable values, e.g. policies, count by object identity)."""
-        return tuple(_cache_key(getattr(self, f.name)) for f in fields(self))
+        """A hashable identity: equal declarations give equal keys (unhashable values count by identity)."""
+        return (self.surface, *(_cache_key(self.options.get(name)) for name in _DEFAULTS))
 
 
 def _compile(d: _Declaration, kind: str, func: Callable[..., Any] | None) -> Surface:
     """Validate a declaration, build its gates, register its spec and compile its pipeline."""
-    _validate(d.surface, d.risk, d.capture, d.operation)
-    resolved = _resolve_prompt(d.surface, d.prompt)
+    o, surface = d.options, d.surface
+    _validate(surface, o["risk"], o["capture"], o["operation"])
+    resolved = _resolve_prompt(surface, o["prompt"])
     target = func or _no_target
     kill_gate = _flags.build_kill_gate(
-        surface=d.surface, risk=d.risk, flag=d.kill_flag, default=d.kill_default, fallback=d.fallback, func=target,
-        kind=kind, owner=d.owner, sources=d.flags,
+        surface=surface, risk=o["risk"], flag=o["kill_flag"], default=o["kill_default"], fallback=o["fallback"],
+        func=target, kind=kind, owner=o["owner"], sources=o["flags"],
     )  # fmt: skip
     approval_gate = _approval.build_approval_gate(
-        surface=d.surface, risk=d.risk, approval=d.approval, fallback=kill_gate.fallback, func=target, kind=kind
+        surface=surface, risk=o["risk"], approval=o["approval"], fallback=kill_gate.fallback, func=target, kind=kind
     )
     spec = register(
         SurfaceSpec(
-            surface=d.surface,
-            owner=d.owner,
-            risk=d.risk,
-            operation=d.operation,
-            model=d.model,
-            provider=d.provider,
-            route=d.route,
+            surface=surface,
+            owner=o["owner"],
+            risk=o["risk"],
+            operation=o["operation"],
+            model=o["model"],
+            provider=o["provider"],
+            route=o["route"],
             prompt=resolved.ref if resolved else None,
             prompt_sha256=resolved.sha256 if resolved else None,
-            capture=d.capture,
-            data_class=d.data_class,
+            capture=o["capture"],
+            data_class=o["data_class"],
             kill_flag=kill_gate.flag,
-            kill_default=d.kill_default,
+            kill_default=o["kill_default"],
             fallback=kill_gate.fallback_name,
             approval=approval_gate.describe() if approval_gate is not None else None,
             kind=kind,  # type: ignore[arg-type]
@@ -133,24 +173,7 @@ def _compile(d: _Declaration, kind: str, func: Callable[..., Any] | None) -> Sur
     return Surface(spec, resolved, Binder(target), inject, tuple(gates))
 
 
-def governed_call(
-    surface: str,
-    *,
-    owner: str | None = None,
-    model: str | None = None,
-    provider: str | None = None,
-    prompt: str | Prompt | None = None,
-    risk: Risk = "low",
-    capture: Capture = "hash",
-    operation: str = "chat",
-    route: str | None = None,
-    data_class: str | None = None,
-    kill_flag: str | None = None,
-    kill_default: bool = False,
-    fallback: Callable[..., Any] | None = None,
-    approval: object = None,
-    flags: Sequence[_flags.SourceSpec] | None = None,
-) -> Callable[[Callable[P, R]], Callable[P, R]]:
+def governed_call(surface: str, **options: Unpack[SurfaceOptions]) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Govern every call of the decorated function: traced, hashed, inventoried, switchable, gated.
 
     Works on ``def``, ``async def``, generators and async generators, instance methods, class
@@ -180,11 +203,11 @@ def governed_call(
         Failure policy: tracing fails open (the call goes on, one warning); the kill switch and
             approval fail closed; the wrapped function's own exceptions propagate unchanged.
     """
-    _validate(surface, risk, capture, operation)
-    declaration = _Declaration(
-        surface, owner, model, provider, _resolve_prompt(surface, prompt), risk, capture, operation, route,
-        data_class, kill_flag, kill_default, fallback, approval, flags,
-    )  # fmt: skip
+    declaration = _Declaration.of(surface, options)
+    o = declaration.options
+    _validate(surface, o["risk"], o["capture"], o["operation"])
+    if isinstance(o["prompt"], str):  # a missing prompt file fails here, before any function is given
+        o["prompt"] = _resolve_prompt(surface, o["prompt"])
 
     def decorate(func: Callable[P, R]) -> Callable[P, R]:
         inner = _unwrap_descriptor(func)
@@ -222,38 +245,11 @@ class governed:  # noqa: N801 - used like a function: `with tc.governed(...) as 
         ConfigError: bad arguments, as for ``governed_call``, when the block is created.
     """
 
-    _compiled: ClassVar[dict[tuple[object, ...], Surface]] = {}
-
     __slots__ = ("_call", "_surface", "_tokens")
 
-    def __init__(
-        self,
-        surface: str,
-        *,
-        owner: str | None = None,
-        model: str | None = None,
-        provider: str | None = None,
-        prompt: str | Prompt | None = None,
-        risk: Risk = "low",
-        capture: Capture = "hash",
-        operation: str = "chat",
-        route: str | None = None,
-        data_class: str | None = None,
-        kill_flag: str | None = None,
-        kill_default: bool = False,
-        fallback: Callable[..., Any] | None = None,
-        approval: object = None,
-        flags: Sequence[_flags.SourceSpec] | None = None,
-    ) -> None:
-        declaration = _Declaration(
-            surface, owner, model, provider, prompt, risk, capture, operation, route, data_class,
-            kill_flag, kill_default, fallback, approval, tuple(flags) if flags is not None else None,
-        )  # fmt: skip
-        key = declaration.key()
-        compiled = self._compiled.get(key)
-        if compiled is None:
-            compiled = self._compiled[key] = _compile(declaration, "block", None)
-        self._surface = compiled
+    def __init__(self, surface: str, **options: Unpack[SurfaceOptions]) -> None:
+        declaration = _Declaration.of(surface, options)
+        self._surface = _BLOCKS.get(declaration)
         self._call: CallRecord | None = None
         self._tokens: tuple[object, object] | None = None
 
@@ -294,6 +290,39 @@ class governed:  # noqa: N801 - used like a function: `with tc.governed(...) as 
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.__exit__(exc_type, exc, tb)
+
+
+class _BlockCache:
+    """Compiled ``governed()`` blocks, keyed by declaration: equal ones share an entry, at most ``size``.
+
+    A block written inline with a new ``fallback=lambda ...`` each time is a new declaration each
+    time, so the least recently used entries go first.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[object, ...], Surface] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, declaration: _Declaration) -> Surface:
+        key = declaration.key()
+        with self._lock:
+            compiled = self._entries.get(key)
+            if compiled is not None:
+                self._entries.move_to_end(key)
+                return compiled
+        compiled = _compile(declaration, "block", None)
+        with self._lock:
+            self._entries[key] = compiled
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return compiled
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+_BLOCKS = _BlockCache(1024)
 
 
 def _no_target() -> None:

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util import types as otel_types
 
 from toolchain_sdk import config, semconv
@@ -134,59 +134,36 @@ class Surface:
             output = await gate.areview(call, output)
         return output
 
+    def done(self, call: CallRecord, tokens: tuple[object, object], output: object) -> object:
+        """Leave the call's context and end its span with ``output``; returns ``output``."""
+        leave(tokens)
+        self.finish(call, output)
+        return output
+
+    def failed(self, call: CallRecord, tokens: tuple[object, object], exc: BaseException) -> None:
+        """Leave the call's context and end its span with ``exc`` (the caller re-raises it)."""
+        leave(tokens)
+        self.fail(call, exc)
+
     def finish(self, call: CallRecord, output: object, has_output: bool = True) -> None:
         """End the span of a call that returned: outcome, output hash, usage."""
         span = call.span
-        if span is None:
-            return
-        try:
-            attrs = call.attrs
-            attrs[semconv.OUTCOME] = call.outcome or "ok"
+        if span is not None:
             if call.output is not None:
                 output, has_output = call.output[0], True
-            if self.hash_io and has_output:
-                self._hash_output(call, lambda h: h.hash_value(output))
-            self._end(call)
-        except Exception as exc:
-            report("span end", exc)
-            span.end()
+            self._end(call, span, "ok", output if has_output else _NO_OUTPUT)
 
     def finish_stream(self, call: CallRecord, digest: StreamHasher | None, completed: bool) -> None:
         """End the span of a stream that was exhausted (``completed``) or closed early."""
         span = call.span
-        if span is None:
-            return
-        try:
-            attrs = call.attrs
-            attrs[semconv.OUTCOME] = call.outcome or "ok"
-            attrs[semconv.STREAM_COMPLETED] = completed
-            if digest is not None:
-                attrs[semconv.STREAM_CHUNKS] = digest.chunks
-                if self.hash_io:
-                    self._hash_output(call, lambda _h: digest.hexdigest())
-            self._end(call)
-        except Exception as exc:
-            report("span end", exc)
-            span.end()
+        if span is not None:
+            self._end(call, span, "ok", _NO_OUTPUT, digest, completed)
 
     def fail(self, call: CallRecord, exc: BaseException, digest: StreamHasher | None = None) -> None:
         """End the span of a call that raised: status ERROR, ``error.type``, exception event."""
         span = call.span
-        if span is None:
-            return
-        try:
-            attrs = call.attrs
-            attrs[semconv.OUTCOME] = call.outcome or "error"
-            attrs[semconv.ERROR_TYPE] = semconv.error_type(exc)
-            if digest is not None:
-                attrs[semconv.STREAM_COMPLETED] = False
-                attrs[semconv.STREAM_CHUNKS] = digest.chunks
-            span.record_exception(exc)
-            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
-            self._end(call)
-        except Exception as err:
-            report("span end", err)
-            span.end()
+        if span is not None:
+            self._end(call, span, "error", _NO_OUTPUT, digest, False if digest is not None else None, exc)
 
     def new_digest(self, call: CallRecord) -> StreamHasher | None:
         """A stream hasher for this call, or ``None`` when nothing is hashed."""
@@ -194,23 +171,50 @@ class Surface:
             return None
         return config.hasher().stream()
 
-    def _hash_output(self, call: CallRecord, compute: Callable[[Any], str]) -> None:
+    def _end(
+        self,
+        call: CallRecord,
+        span: Span,
+        outcome: str,
+        output: object,
+        digest: StreamHasher | None = None,
+        completed: bool | None = None,
+        exc: BaseException | None = None,
+    ) -> None:
+        """Write what the call recorded and end its span; a failure here ends the span bare, never raises."""
+        try:
+            attrs = call.attrs
+            attrs[semconv.OUTCOME] = call.outcome or outcome
+            if completed is not None:
+                attrs[semconv.STREAM_COMPLETED] = completed
+            if digest is not None:
+                attrs[semconv.STREAM_CHUNKS] = digest.chunks
+            if self.hash_io and (output is not _NO_OUTPUT or (digest is not None and exc is None)):
+                self._hash_output(call, output, digest)
+            if exc is not None:
+                attrs[semconv.ERROR_TYPE] = semconv.error_type(exc)
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+            for name, event_attrs, stamp in call.events:
+                span.add_event(name, event_attrs, stamp)
+            span.set_attributes(attrs)
+        except Exception as err:
+            report("span end", err)
+        span.end()
+
+    def _hash_output(self, call: CallRecord, output: object, digest: StreamHasher | None) -> None:
         hasher = config.hasher()
         try:
-            call.attrs[semconv.OUTPUT_SHA256] = compute(hasher)
+            call.attrs[semconv.OUTPUT_SHA256] = digest.hexdigest() if digest is not None else hasher.hash_value(output)
         except (TypeError, ValueError) as exc:
             warn_once(f"output-hash:{self.span_name}", "toolchain_sdk: %s: no output hash: %s", self.span_name, exc)
         call.attrs[semconv.HASH_ALG] = hasher.alg
         if hasher.key_id:
             call.attrs[semconv.HASH_KEY_ID] = hasher.key_id
 
-    def _end(self, call: CallRecord) -> None:
-        span = call.span
-        assert span is not None
-        for name, event_attrs, stamp in call.events:
-            span.add_event(name, event_attrs, stamp)
-        span.set_attributes(call.attrs)
-        span.end()
+
+_NO_OUTPUT = object()
+"""``output`` of a call that returned nothing to hash (a block without ``record_output``, a stream)."""
 
 
 def enter(call: CallRecord) -> tuple[object, object]:

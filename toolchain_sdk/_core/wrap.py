@@ -9,11 +9,12 @@ to the consumer, so the consumer's code never runs inside our context.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import Callable
 from typing import Any
 
-from toolchain_sdk._core.call import CURRENT
+from toolchain_sdk._core.call import CURRENT, CallRecord
 from toolchain_sdk._core.pipeline import Surface, enter, leave
+from toolchain_sdk._core.relay import arelay, relay
 from toolchain_sdk._core.safety import warn_once
 from toolchain_sdk.hashing import StreamHasher
 
@@ -24,12 +25,21 @@ Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], A
 
 def wrapper_for(surface: Surface, kind: str) -> Wrapper:
     """The wrapt wrapper ``(wrapped, instance, args, kwargs)`` for a function of ``kind``."""
-    return {
+    run = {
         "function": _plain,
         "async": _coroutine,
         "generator": _generator,
         "async-generator": _async_generator,
     }[kind](surface)
+    if not surface.inject:
+        return run
+    check = surface.check_injection
+
+    def injecting(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        check(instance, args, kwargs)  # the caller must not pass `call`: the SDK injects it
+        return run(wrapped, instance, args, kwargs)
+
+    return injecting
 
 
 def _observe(surface: Surface, digest: StreamHasher, item: object) -> StreamHasher | None:
@@ -44,10 +54,9 @@ def _observe(surface: Surface, digest: StreamHasher, item: object) -> StreamHash
 
 def _plain(surface: Surface) -> Wrapper:
     begin, run_gates, review, reviews = surface.begin, surface.run_gates, surface.review, bool(surface.reviewers)
+    done, failed = surface.done, surface.failed
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if surface.inject:
-            surface.check_injection(instance, args, kwargs)
         call = begin(instance, args, kwargs)
         if call.span is None:  # tracing off: the controls run, nothing else does
             token = CURRENT.set(call)
@@ -59,162 +68,126 @@ def _plain(surface: Surface) -> Wrapper:
         tokens = enter(call)
         try:
             result = run_gates(call, wrapped)(*args, **kwargs)
-            if reviews:
-                result = review(call, result)
+            return done(call, tokens, review(call, result) if reviews else result)
         except BaseException as exc:
-            leave(tokens)
-            surface.fail(call, exc)
+            failed(call, tokens, exc)
             raise
-        leave(tokens)
-        surface.finish(call, result)
-        return result
 
     return wrapper
 
 
 def _coroutine(surface: Surface) -> Wrapper:
     begin, run_gates, review, reviews = surface.begin, surface.arun_gates, surface.areview, bool(surface.reviewers)
+    done, failed = surface.done, surface.failed
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if surface.inject:
-            surface.check_injection(instance, args, kwargs)
 
         async def run() -> Any:
             call = begin(instance, args, kwargs)
-            if call.span is None:  # tracing off: the controls run, nothing else does
-                token = CURRENT.set(call)
-                try:
-                    result = await (await run_gates(call, wrapped))(*args, **kwargs)
-                    return await review(call, result) if reviews else result
-                finally:
-                    CURRENT.reset(token)
-            tokens = enter(call)
+            tokens = enter(call)  # tracing off: makes the call current, and done/failed only undo that
             try:
                 result = await (await run_gates(call, wrapped))(*args, **kwargs)
-                if reviews:
-                    result = await review(call, result)
+                return done(call, tokens, await review(call, result) if reviews else result)
             except BaseException as exc:
-                leave(tokens)
-                surface.fail(call, exc)
+                failed(call, tokens, exc)
                 raise
-            leave(tokens)
-            surface.finish(call, result)
-            return result
 
         return run()
 
     return wrapper
 
 
+class _Stream:
+    """The relay hooks of one governed stream, shared by the generator and async generator paths.
+
+    The call begins at the stream's first step (a generator that is never iterated starts no
+    span). Each step runs inside the call's context, which is left before the value goes back to
+    the consumer; the end, an early close and errors end the span.
+    """
+
+    __slots__ = ("args", "call", "digest", "instance", "kwargs", "started", "surface")
+
+    def __init__(self, surface: Surface, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.surface = surface
+        self.instance, self.args, self.kwargs = instance, args, kwargs
+        self.call: CallRecord | None = None
+        self.digest: StreamHasher | None = None
+        self.started = False  # the body generator exists (the gates let it run)
+
+    def enter(self) -> tuple[object, object]:
+        call = self.call
+        if call is None:
+            call = self.call = self.surface.begin(self.instance, self.args, self.kwargs)
+            self.digest = self.surface.new_digest(call)
+        return enter(call)
+
+    def item(self, token: tuple[object, object], item: object) -> None:
+        leave(token)
+        if self.digest is not None:
+            self.digest = _observe(self.surface, self.digest, item)
+
+    def end(self, token: tuple[object, object], completed: bool) -> None:
+        leave(token)
+        assert self.call is not None
+        self.surface.finish_stream(self.call, self.digest, completed=completed)
+
+    def error(self, token: tuple[object, object], exc: BaseException, thrown: BaseException | None) -> None:
+        leave(token)
+        assert self.call is not None
+        self.surface.fail(self.call, exc, self.digest if self.started else None)
+
+
+class _Body:
+    """The governed generator, started at its first step: the gates run, then the function is called."""
+
+    __slots__ = ("_run", "_stream", "_wrapped")
+
+    def __init__(self, run: _Stream, wrapped: Callable[..., Any]) -> None:
+        self._run, self._wrapped = run, wrapped
+        self._stream: Any = None
+
+    def _start(self, target: Callable[..., Any]) -> Any:
+        run = self._run
+        self._stream = target(*run.args, **run.kwargs)
+        run.started = True
+        return self._stream
+
+    def send(self, value: Any) -> Any:
+        run = self._run
+        stream = self._stream or self._start(run.surface.run_gates(run.call, self._wrapped))  # type: ignore[arg-type]
+        return stream.send(value)
+
+    def throw(self, exc: BaseException) -> Any:
+        return self._stream.throw(exc)
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+
+    async def asend(self, value: Any) -> Any:
+        run = self._run
+        stream = self._stream or self._start(await run.surface.arun_gates(run.call, self._wrapped))  # type: ignore[arg-type]
+        return await stream.asend(value)
+
+    async def athrow(self, exc: BaseException) -> Any:
+        return await self._stream.athrow(exc)
+
+    async def aclose(self) -> None:
+        if self._stream is not None:
+            await self._stream.aclose()
+
+
 def _generator(surface: Surface) -> Wrapper:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if surface.inject:
-            surface.check_injection(instance, args, kwargs)
-        return _drive(surface, wrapped, instance, args, kwargs)
+        run = _Stream(surface, instance, args, kwargs)
+        return relay(_Body(run, wrapped), run)  # type: ignore[arg-type]
 
     return wrapper
-
-
-def _drive(
-    surface: Surface, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Generator[Any, Any, Any]:
-    call = surface.begin(instance, args, kwargs)
-    digest = surface.new_digest(call)
-    tokens = enter(call)
-    try:
-        target = surface.run_gates(call, wrapped)
-        stream = target(*args, **kwargs)
-    except BaseException as exc:
-        leave(tokens)
-        surface.fail(call, exc)
-        raise
-    leave(tokens)
-    sent: Any = None
-    thrown: BaseException | None = None
-    while True:
-        tokens = enter(call)
-        try:
-            if thrown is None:
-                item = stream.send(sent)
-            else:
-                item, thrown = stream.throw(thrown), None
-        except StopIteration as stop:
-            leave(tokens)
-            surface.finish_stream(call, digest, completed=True)
-            return stop.value
-        except BaseException as exc:
-            leave(tokens)
-            surface.fail(call, exc, digest)
-            raise
-        leave(tokens)
-        if digest is not None:
-            digest = _observe(surface, digest, item)
-        try:
-            sent = yield item
-        except GeneratorExit:  # the consumer stopped early (break, close(), garbage collection)
-            tokens = enter(call)
-            try:
-                stream.close()
-            finally:
-                leave(tokens)
-                surface.finish_stream(call, digest, completed=False)
-            raise
-        except BaseException as exc:  # consumer's throw(): forward it into the body
-            thrown = exc
 
 
 def _async_generator(surface: Surface) -> Wrapper:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if surface.inject:
-            surface.check_injection(instance, args, kwargs)
-        return _adrive(surface, wrapped, instance, args, kwargs)
+        run = _Stream(surface, instance, args, kwargs)
+        return arelay(_Body(run, wrapped), run)
 
     return wrapper
-
-
-async def _adrive(
-    surface: Surface, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> AsyncGenerator[Any, Any]:
-    call = surface.begin(instance, args, kwargs)
-    digest = surface.new_digest(call)
-    tokens = enter(call)
-    try:
-        target = await surface.arun_gates(call, wrapped)
-        stream = target(*args, **kwargs)
-    except BaseException as exc:
-        leave(tokens)
-        surface.fail(call, exc)
-        raise
-    leave(tokens)
-    sent: Any = None
-    thrown: BaseException | None = None
-    while True:
-        tokens = enter(call)
-        try:
-            if thrown is None:
-                item = await stream.asend(sent)
-            else:
-                item, thrown = await stream.athrow(thrown), None
-        except StopAsyncIteration:
-            leave(tokens)
-            surface.finish_stream(call, digest, completed=True)
-            return
-        except BaseException as exc:
-            leave(tokens)
-            surface.fail(call, exc, digest)
-            raise
-        leave(tokens)
-        if digest is not None:
-            digest = _observe(surface, digest, item)
-        try:
-            sent = yield item
-        except GeneratorExit:  # aclose(), break out of `async for`, or garbage collection
-            tokens = enter(call)
-            try:
-                await stream.aclose()
-            finally:
-                leave(tokens)
-                surface.finish_stream(call, digest, completed=False)
-            raise
-        except BaseException as exc:
-            thrown = exc

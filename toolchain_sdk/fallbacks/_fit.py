@@ -13,11 +13,12 @@ from __future__ import annotations
 import functools
 import inspect
 import itertools
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator
 from typing import Any, NoReturn
 
 from toolchain_sdk._core.binding import CALL_PARAM, function_kind
 from toolchain_sdk._core.call import current_record
+from toolchain_sdk._core.relay import AsyncView, Passthrough, arelay, relay
 from toolchain_sdk.errors import ConfigError, FallbackFailed
 from toolchain_sdk.fallbacks._handlers import Fallback
 
@@ -233,13 +234,13 @@ def _adapt(kind: str, handler_kind: str, invoke: Callable[..., Any], failed: Fai
         return awaited
     if kind == "generator":
         if handler_kind == "generator":
-            return lambda *args, **kwargs: _guard(value(*args, **kwargs), failed)
+            return lambda *args, **kwargs: relay(value(*args, **kwargs), _Guard(failed))
         return lambda *args, **kwargs: _one(value(*args, **kwargs))
     # async-generator surface
     if handler_kind == "async-generator":
-        return lambda *args, **kwargs: _aguard(value(*args, **kwargs), failed)
+        return lambda *args, **kwargs: arelay(value(*args, **kwargs), _Guard(failed))
     if handler_kind == "generator":
-        return lambda *args, **kwargs: _aguard(_as_async(value(*args, **kwargs)), failed)
+        return lambda *args, **kwargs: arelay(AsyncView(value(*args, **kwargs)), _Guard(failed))
     if handler_kind == "async":
         return lambda *args, **kwargs: _aone_awaited(value(*args, **kwargs), failed)
     return lambda *args, **kwargs: _aone(value(*args, **kwargs))
@@ -261,67 +262,12 @@ async def _aone_awaited(pending: Any, failed: Fail) -> AsyncGenerator[object, No
     yield item
 
 
-async def _as_async(stream: Generator[Any, Any, Any]) -> AsyncGenerator[Any, Any]:
-    """A sync generator driven as an async one (asend/athrow/aclose forwarded)."""
-    sent: Any = None
-    thrown: BaseException | None = None
-    while True:
-        try:
-            item = stream.send(sent) if thrown is None else stream.throw(thrown)
-        except StopIteration:
-            return
-        thrown = None
-        try:
-            sent = yield item
-        except GeneratorExit:
-            stream.close()
-            raise
-        except BaseException as exc:
-            thrown, sent = exc, None
+class _Guard(Passthrough):
+    """Relay hooks for a streaming fallback: its own exceptions become ``failed`` (the consumer's pass unchanged)."""
 
+    def __init__(self, failed: Fail) -> None:
+        self._failed = failed
 
-def _guard(stream: Generator[Any, Any, Any], failed: Fail) -> Generator[Any, Any, Any]:
-    """Delegate to a fallback generator (send/throw/close), turning its own exceptions into ``failed``."""
-    sent: Any = None
-    thrown: BaseException | None = None
-    while True:
-        try:
-            item = stream.send(sent) if thrown is None else stream.throw(thrown)
-        except StopIteration as stop:
-            return stop.value
-        except Exception as exc:
-            if exc is thrown:
-                raise
-            failed(exc)
-        thrown = None
-        try:
-            sent = yield item
-        except GeneratorExit:
-            stream.close()
-            raise
-        except BaseException as exc:  # the consumer's throw(): forward it
-            thrown, sent = exc, None
-
-
-async def _aguard(stream: AsyncIterator[Any], failed: Fail) -> AsyncGenerator[Any, Any]:
-    """``_guard`` for async generators (asend/athrow/aclose)."""
-    agen: Any = stream
-    sent: Any = None
-    thrown: BaseException | None = None
-    while True:
-        try:
-            item = await (agen.asend(sent) if thrown is None else agen.athrow(thrown))
-        except StopAsyncIteration:
-            return
-        except Exception as exc:
-            if exc is thrown:
-                raise
-            failed(exc)
-        thrown = None
-        try:
-            sent = yield item
-        except GeneratorExit:
-            await agen.aclose()
-            raise
-        except BaseException as exc:
-            thrown, sent = exc, None
+    def error(self, token: Any, exc: BaseException, thrown: BaseException | None) -> None:
+        if isinstance(exc, Exception) and exc is not thrown:
+            self._failed(exc)

@@ -132,29 +132,20 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
             p.add_argument("--ttl", help="lapse after this long, e.g. 30m, 2h, 1d, 1h30m (default: until restored)")
         p.add_argument("--file", help="the flag file (default: $TOOLCHAIN_FLAGS_FILE or .toolchain/flags.json)")
 
-    kill = sub.add_parser(
-        "kill",
-        help="switch surfaces to their deterministic fallback",
-        description="Switch every surface matching TARGET to its fallback (calls stop reaching the model) until "
-        "`toolchain restore TARGET` or the TTL runs out. Running processes follow within about 1 s.",
-    )
-    common(kill, ttl=True)
-    kill.set_defaults(func=_cmd_set)
-    allow = sub.add_parser(
-        "allow",
-        help="pin surfaces on their model (overrides a broader kill and kill_default=True)",
-        description="Write an entry that keeps matching surfaces on the model: it wins over a less specific killed "
-        "pattern in the file and over kill_default=True. It cannot override TOOLCHAIN_KILL or another source.",
-    )
-    common(allow, ttl=True)
-    allow.set_defaults(func=_cmd_set)
-    restore = sub.add_parser(
-        "restore",
-        help="remove the flag-file entry named TARGET",
-        description="Remove exactly the entry named TARGET (a surface, flag key or pattern) from the flag file.",
-    )
-    common(restore, ttl=False)
-    restore.set_defaults(func=_cmd_restore)
+    changes = (
+        ("kill", _cmd_set, True, "switch surfaces to their deterministic fallback",
+         "Switch every surface matching TARGET to its fallback (calls stop reaching the model) until "
+         "`toolchain restore TARGET` or the TTL runs out. Running processes follow within about 1 s."),
+        ("allow", _cmd_set, True, "pin surfaces on their model (overrides a broader kill and kill_default=True)",
+         "Write an entry that keeps matching surfaces on the model: it wins over a less specific killed "
+         "pattern in the file and over kill_default=True. It cannot override TOOLCHAIN_KILL or another source."),
+        ("restore", _cmd_restore, False, "remove the flag-file entry named TARGET",
+         "Remove exactly the entry named TARGET (a surface, flag key or pattern) from the flag file."),
+    )  # fmt: skip
+    for name, func, ttl, summary, description in changes:
+        p = sub.add_parser(name, help=summary, description=description)
+        common(p, ttl=ttl)
+        p.set_defaults(func=func)
     show = sub.add_parser(
         "flags",
         help="show the flag file: what is switched off, by whom, why, since and until when",

@@ -25,6 +25,48 @@ __all__ = ["KillGate", "build_kill_gate"]
 _FLAG_RE = re.compile(r"^[A-Za-z0-9_.\-:/]+$")
 
 
+Decision = tuple[bool, FlagEvaluation, FlagEvaluation | None]
+"""(switched off?, the deciding answer, the first failed answer)."""
+
+
+class _Tally:
+    """Sources' answers, in order, folded into one decision: the first ``True`` wins."""
+
+    __slots__ = ("allow", "error", "gate", "off", "sources")
+
+    def __init__(self, gate: KillGate, sources: Sources) -> None:
+        self.gate, self.sources = gate, sources
+        self.allow: FlagEvaluation | None = None
+        self.error: FlagEvaluation | None = None
+        self.off: FlagEvaluation | None = None
+
+    def add(self, source: FlagSource, ev: FlagEvaluation) -> bool:
+        """Count one answer; ``True`` once the surface is switched off (no need to ask further).
+
+        A good answer becomes the source's last known one; a failed answer counts as its stale
+        last known value, or as ``kill_default`` without one.
+        """
+        gate = self.gate
+        if ev.error_type is None:
+            if self.sources.track and gate.last.get(id(source)) is not ev:
+                gate.last[id(source)] = ev
+            value = ev.value
+        else:
+            self.error = self.error or ev
+            value = ev.value if ev.stale else gate.target.kill_default
+        if value:
+            self.off = ev
+            return True
+        if value is False and self.allow is None:
+            self.allow = ev
+        return False
+
+    def result(self) -> Decision:
+        if self.off is not None:
+            return True, self.off, self.error
+        return self.gate.verdict(self.allow, self.error)
+
+
 class KillGate:
     """The kill-switch gate of one surface (first in its pipeline).
 
@@ -40,12 +82,12 @@ class KillGate:
         "_default",
         "_engaged",
         "_kind",
-        "_last",
         "_nothing",
         "_own",
         "fallback",
         "fallback_name",
         "flag",
+        "last",
         "target",
     )
 
@@ -63,76 +105,60 @@ class KillGate:
         self.fallback_name = fallback_name
         self._kind = kind
         self._own = own
-        self._last: dict[FlagSource, FlagEvaluation] = {}
+        self.last: dict[int, FlagEvaluation] = {}  # by id(source): sources need not be hashable
         self._default = FlagEvaluation(target.kill_default, REASON_DEFAULT, "default", "")
-        self._nothing: tuple[bool, FlagEvaluation, FlagEvaluation | None] = (target.kill_default, self._default, None)
+        self._nothing: Decision = (target.kill_default, self._default, None)
         self._engaged = False
 
     reviews = False  # the kill switch acts before the call only
 
+    def _ask(self, source: FlagSource, answer: object) -> FlagEvaluation:
+        """A source's answer checked: anything but a ``FlagEvaluation`` counts as a failure of that source."""
+        if isinstance(answer, FlagEvaluation):
+            return answer
+        return self._raised(source, TypeError(f"evaluate() returned {type(answer).__name__}, not a FlagEvaluation"))
+
     def _raised(self, source: FlagSource, exc: Exception) -> FlagEvaluation:
-        previous = self._last.get(source)
-        warn_once(f"flag-source:{self.flag}:{source.name}:{type(exc).__name__}",
-                  "toolchain_sdk: flag %s: source %s raised %s: %s; using %s", self.flag, source.name,
+        previous = self.last.get(id(source))
+        name = str(getattr(source, "name", type(source).__name__))
+        warn_once(f"flag-source:{self.flag}:{name}:{type(exc).__name__}",
+                  "toolchain_sdk: flag %s: source %s raised %s: %s; using %s", self.flag, name,
                   type(exc).__name__, exc, "its last answer" if previous else "kill_default")  # fmt: skip
         return FlagEvaluation(
             previous.value if previous is not None else None,
             REASON_ERROR,
-            getattr(source, "name", type(source).__name__),
-            str(getattr(source, "provider_name", source.name)),
+            name,
+            str(getattr(source, "provider_name", name)),
             error_type=semconv.error_type(exc),
             error_message=str(exc),
             stale=previous is not None,
         )
 
-    def _settle(self, sources: Sources, source: FlagSource, ev: FlagEvaluation) -> bool | None:
-        """The value one answer counts for; a good answer becomes the source's last known one.
-
-        A failed answer counts as its stale last known value, or as ``kill_default`` without one.
-        """
-        if ev.error_type is None:
-            if sources.track and self._last.get(source) is not ev:
-                self._last[source] = ev
-            return ev.value
-        return ev.value if ev.stale else self.target.kill_default
-
-    def _decide(self, sources: Sources) -> tuple[bool, FlagEvaluation, FlagEvaluation | None]:
-        """(switched off?, the deciding answer, the first failed answer) — in source order."""
-        allow: FlagEvaluation | None = None
-        error: FlagEvaluation | None = None
+    def _decide(self, sources: Sources) -> Decision:
+        """(switched off?, the deciding answer, the first failed answer) — sources asked in order."""
+        tally = _Tally(self, sources)
         for source in sources.items:
             try:
-                ev = source.evaluate(self.target)
+                answer: object = source.evaluate(self.target)
             except Exception as exc:
-                ev = self._raised(source, exc)
-            value = self._settle(sources, source, ev)
-            error = error or (ev if ev.error_type is not None else None)
-            if value:
-                return True, ev, error
-            if value is False and allow is None:
-                allow = ev
-        return self._verdict(allow, error)
+                answer = self._raised(source, exc)
+            if tally.add(source, self._ask(source, answer)):
+                break
+        return tally.result()
 
-    async def _adecide(self, sources: Sources) -> tuple[bool, FlagEvaluation, FlagEvaluation | None]:
+    async def _adecide(self, sources: Sources) -> Decision:
         """``_decide`` awaiting the sources that evaluate asynchronously."""
-        allow: FlagEvaluation | None = None
-        error: FlagEvaluation | None = None
+        tally = _Tally(self, sources)
         for source, aevaluate in zip(sources.items, sources.asyncs, strict=True):
             try:
-                ev = await aevaluate(self.target) if aevaluate is not None else source.evaluate(self.target)
+                answer: object = await aevaluate(self.target) if aevaluate is not None else source.evaluate(self.target)
             except Exception as exc:
-                ev = self._raised(source, exc)
-            value = self._settle(sources, source, ev)
-            error = error or (ev if ev.error_type is not None else None)
-            if value:
-                return True, ev, error
-            if value is False and allow is None:
-                allow = ev
-        return self._verdict(allow, error)
+                answer = self._raised(source, exc)
+            if tally.add(source, self._ask(source, answer)):
+                break
+        return tally.result()
 
-    def _verdict(
-        self, allow: FlagEvaluation | None, error: FlagEvaluation | None
-    ) -> tuple[bool, FlagEvaluation, FlagEvaluation | None]:
+    def verdict(self, allow: FlagEvaluation | None, error: FlagEvaluation | None) -> Decision:
         """No source switched the surface off: pinned on by an ``allow``, else ``kill_default``."""
         if allow is not None:
             return False, allow, error
