@@ -43,4 +43,11 @@ __all__ = [
     "surfaces",
 ]
 
-__version__ = "0.1.0"
+
+def __getattr__(name: str) -> str:
+    """``toolchain_sdk.__version__``, read from the package metadata on first use (importing reads no file)."""
+    if name == "__version__":
+        from toolchain_sdk._version import version
+
+        return version()
+    raise AttributeError(f"module 'toolchain_sdk' has no attribute {name!r}")

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from toolchain_sdk import config
+from toolchain_sdk._version import version
 from toolchain_sdk.errors import ToolchainError
 
 __all__ = ["main"]
@@ -59,6 +60,7 @@ def _commands() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentPa
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every registered subcommand."""
     parser = argparse.ArgumentParser(prog="toolchain", description="Operate governed model calls.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in _commands():
         add(sub)

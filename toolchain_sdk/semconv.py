@@ -9,6 +9,69 @@ from __future__ import annotations
 
 from typing import Final
 
+__all__ = [
+    "APPROVAL_APPROVER",
+    "APPROVAL_DECISION",
+    "APPROVAL_EXPIRES_AT",
+    "APPROVAL_ID",
+    "APPROVAL_REASON",
+    "APPROVAL_REQUIRED",
+    "APPROVAL_SUBJECT_SHA256",
+    "APPROVAL_WAIT_MS",
+    "APPROVAL_WHEN",
+    "CAPTURE_MODE",
+    "DATA_CLASS",
+    "ERROR_TYPE",
+    "EVENT_APPROVAL_DECIDED",
+    "EVENT_APPROVAL_REQUESTED",
+    "EVENT_KILL_SWITCH_ENGAGED",
+    "EVENT_ROUTE_FALLBACK",
+    "EVENT_ROUTE_RETRY",
+    "FALLBACK_HANDLER",
+    "FEATURE_FLAG_ERROR_MESSAGE",
+    "FEATURE_FLAG_EVALUATION_REASON",
+    "FEATURE_FLAG_KEY",
+    "FEATURE_FLAG_PROVIDER_NAME",
+    "FEATURE_FLAG_VARIANT",
+    "GEN_AI_DATA_SOURCE_ID",
+    "GEN_AI_OPERATION_NAME",
+    "GEN_AI_PROMPT_NAME",
+    "GEN_AI_PROMPT_VERSION",
+    "GEN_AI_PROVIDER_NAME",
+    "GEN_AI_REQUEST_MODEL",
+    "GEN_AI_RESPONSE_ID",
+    "GEN_AI_RESPONSE_MODEL",
+    "GEN_AI_USAGE_INPUT_TOKENS",
+    "GEN_AI_USAGE_OUTPUT_TOKENS",
+    "HASH_ALG",
+    "HASH_KEY_ID",
+    "INPUT_SHA256",
+    "INSTRUMENTATION_NAME",
+    "KILL_SWITCH_ACTIVE",
+    "KILL_SWITCH_ERROR_TYPE",
+    "KILL_SWITCH_RULE",
+    "KILL_SWITCH_SOURCE",
+    "MODEL_MISMATCH",
+    "OUTCOME",
+    "OUTPUT_SHA256",
+    "OVERRIDE_EDITOR",
+    "OVERRIDE_ORIGINAL_SHA256",
+    "OVERRIDE_REASON",
+    "OWNER",
+    "PROMPT_SHA256",
+    "REDACTION_POLICY",
+    "RETRIEVAL_INDEX",
+    "RETRIEVAL_VERSION",
+    "RISK",
+    "ROUTE_ATTEMPT",
+    "ROUTE_FALLBACK_REASON",
+    "ROUTE_NAME",
+    "STREAM_CHUNKS",
+    "STREAM_COMPLETED",
+    "SURFACE",
+    "error_type",
+]
+
 # --- OpenTelemetry GenAI semantic conventions -------------------------------------------------
 GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
 GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
@@ -44,6 +107,7 @@ HASH_ALG: Final = "toolchain.hash.alg"
 HASH_KEY_ID: Final = "toolchain.hash.key_id"
 CAPTURE_MODE: Final = "toolchain.capture.mode"
 
+# Reserved for routing (toolchain_sdk.routing): only ROUTE_NAME (the declared route=) is written today.
 ROUTE_NAME: Final = "toolchain.route.name"
 ROUTE_ATTEMPT: Final = "toolchain.route.attempt"
 ROUTE_FALLBACK_REASON: Final = "toolchain.route.fallback_reason"
@@ -75,13 +139,13 @@ RETRIEVAL_VERSION: Final = "toolchain.retrieval.version"
 STREAM_COMPLETED: Final = "toolchain.stream.completed"
 STREAM_CHUNKS: Final = "toolchain.stream.chunks"
 
-REDACTION_POLICY: Final = "toolchain.redaction.policy"
+REDACTION_POLICY: Final = "toolchain.redaction.policy"  # reserved for redaction (toolchain_sdk.redaction)
 
 # --- span events -------------------------------------------------------------------------------
 EVENT_KILL_SWITCH_ENGAGED: Final = "kill_switch.engaged"
 EVENT_APPROVAL_REQUESTED: Final = "approval.requested"
 EVENT_APPROVAL_DECIDED: Final = "approval.decided"
-EVENT_ROUTE_RETRY: Final = "route.retry"
+EVENT_ROUTE_RETRY: Final = "route.retry"  # reserved for routing, with EVENT_ROUTE_FALLBACK
 EVENT_ROUTE_FALLBACK: Final = "route.fallback"
 
 # --- resource / instrumentation scope -----------------------------------------------------------

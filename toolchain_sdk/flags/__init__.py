@@ -38,11 +38,6 @@ from toolchain_sdk.flags._sources import (
 )
 
 __all__ = [
-    "REASON_DEFAULT",
-    "REASON_ERROR",
-    "REASON_STATIC",
-    "TOOLCHAIN_FLAGS_FILE",
-    "TOOLCHAIN_KILL",
     "EnvSource",
     "FileSource",
     "FlagEntry",
@@ -52,7 +47,12 @@ __all__ = [
     "FlagTarget",
     "KillGate",
     "OpenFeatureSource",
+    "REASON_DEFAULT",
+    "REASON_ERROR",
+    "REASON_STATIC",
     "SourceSpec",
+    "TOOLCHAIN_FLAGS_FILE",
+    "TOOLCHAIN_KILL",
     "build_kill_gate",
     "build_sources",
     "current_sources",

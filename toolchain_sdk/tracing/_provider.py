@@ -21,13 +21,11 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 
 from toolchain_sdk import semconv
 from toolchain_sdk._core.safety import logger, warn_once
+from toolchain_sdk._version import version
 from toolchain_sdk.config import OTEL_SDK_DISABLED, Settings
 from toolchain_sdk.tracing._exporters import QUEUE_FULL, SDK_QUEUE_LOGGER, SafeExporter, build_exporter
 
 __all__ = ["active_tracer", "dropped_spans", "install", "shutdown"]
-
-_VERSION = "0.1.0"
-
 
 _UNSEEN = object()
 """No provider looked at yet: makes ``active_tracer()`` look again."""
@@ -123,7 +121,7 @@ def _look_again() -> trace.Tracer | None:
     provider = trace.get_tracer_provider()  # loads OTEL_PYTHON_TRACER_PROVIDER when set
     tracer: trace.Tracer | None = None
     if isinstance(provider, TracerProvider):
-        candidate = provider.get_tracer(semconv.INSTRUMENTATION_NAME, _VERSION)
+        candidate = provider.get_tracer(semconv.INSTRUMENTATION_NAME, version())
         if not isinstance(candidate, trace.NoOpTracer):  # OTEL_SDK_DISABLED=true
             tracer = candidate
     _state.seen = (_API_NAMESPACE.get(_PROVIDER_GLOBAL) if _FAST_READ else provider, tracer)
