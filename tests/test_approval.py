@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib
+import pkgutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,8 +15,9 @@ import pytest
 
 import toolchain_sdk as tc
 from tests._approval_support import off
-from toolchain_sdk import semconv
+from toolchain_sdk import errors, semconv
 from toolchain_sdk.approval import ApprovalRequest, Decision
+from toolchain_sdk.approval._steps import Steps, adrive, drive
 from toolchain_sdk.approval._values import parse_timeout
 from toolchain_sdk.testing import SpanRecorder
 
@@ -731,3 +734,86 @@ async def test_async_block_is_gated(spans: SpanRecorder) -> None:
         call.record_output("ok")
     a = spans.one("block.agate").attributes or {}
     assert (a[semconv.APPROVAL_APPROVER], a[semconv.OUTCOME]) == ("alice", "ok")
+
+
+# --- the package's public face ------------------------------------------------------------------
+def test_approval_all_is_sorted_and_complete() -> None:
+    """tc.approval and its store export sorted __all__s of names that exist; every other module is private, with one."""
+    for public in (tc.approval, importlib.import_module("toolchain_sdk.approval.store")):
+        assert list(public.__all__) == sorted(public.__all__), public.__name__
+        assert [n for n in public.__all__ if not hasattr(public, n)] == [], public.__name__
+    for info in pkgutil.walk_packages(tc.approval.__path__, "toolchain_sdk.approval."):
+        if info.ispkg:
+            continue
+        module = importlib.import_module(info.name)
+        assert info.name.rsplit(".", 1)[1].startswith("_"), info.name
+        assert list(module.__all__) == sorted(module.__all__), info.name
+        assert [n for n in module.__all__ if not hasattr(module, n)] == [], info.name
+
+
+def test_decision_refused_is_in_the_exception_tree() -> None:
+    """DecisionRefused is a ToolchainError in errors.py, drawn in its tree; tc.approval re-exports the same class."""
+    assert tc.approval.DecisionRefused is errors.DecisionRefused
+    assert issubclass(errors.DecisionRefused, tc.ToolchainError)
+    assert "DecisionRefused" in errors.__all__ and "DecisionRefused" in (errors.__doc__ or "")
+
+
+# --- one set of steps, two drivers ----------------------------------------------------------------
+def test_drivers_answer_each_wait_and_let_errors_out() -> None:
+    """drive/adrive send each wait's answer into the steps and return their result; the steps' denials come out."""
+
+    def steps() -> Steps[int, tuple[object, object]]:
+        first = yield 1
+        second = yield 2
+        return first, second
+
+    def no_wait() -> Steps[int, str]:
+        return "done"
+        yield 0
+
+    def denying() -> Steps[int, None]:
+        yield 1
+        raise tc.ApprovalDenied("no")
+
+    async def times_ten(n: int) -> int:
+        return n * 10
+
+    assert drive(steps(), lambda n: n * 10) == (10, 20)
+    assert asyncio.run(adrive(steps(), times_ten)) == (10, 20)
+    assert drive(no_wait(), lambda n: pytest.fail("nothing to wait for")) == "done"
+    with pytest.raises(tc.ApprovalDenied):
+        drive(denying(), lambda n: n)
+    with pytest.raises(tc.ApprovalDenied):
+        asyncio.run(adrive(denying(), times_ten))
+
+
+@pytest.mark.parametrize("verdict", ["approve", "deny", "edit", "raise"])
+def test_sync_and_async_record_the_same(verdict: str, spans: SpanRecorder) -> None:
+    """For the same answer the sync and async paths return, raise and record the same (ids and timings aside)."""
+
+    def answer(request: ApprovalRequest) -> Decision:
+        if verdict == "raise":
+            raise ConnectionError("approver down")
+        if verdict == "edit":
+            return request.edit("edited", by="dave", reason="tone")
+        return request.approve(by="alice") if verdict == "approve" else request.deny(by="bob", reason="no")
+
+    varying = {semconv.APPROVAL_ID, semconv.APPROVAL_WAIT_MS, semconv.APPROVAL_EXPIRES_AT}
+    approval_events = {semconv.EVENT_APPROVAL_REQUESTED, semconv.EVENT_APPROVAL_DECIDED}
+    seen: dict[str, tuple[object, ...]] = {}
+    for mode in MODES:
+        name = f"parity.{mode}"
+
+        def same(attributes: Any, name: str = name) -> dict[str, object]:
+            return {k: v.replace(name, "parity") if isinstance(v, str) else v
+                    for k, v in (attributes or {}).items() if k not in varying}  # fmt: skip
+
+        s = make(mode, name, tc.approval.require(when="after", approver=tc.approval.callback(answer)))
+        try:
+            result: object = s.call("o1", 1.0)
+        except tc.ApprovalDenied as exc:
+            result = (exc.decision, exc.reason)
+        span = spans.one(name)
+        events = [(e.name, same(e.attributes)) for e in span.events if e.name in approval_events]
+        seen[mode] = (result, same(span.attributes), events, s.ran)
+    assert seen["sync"] == seen["async"]

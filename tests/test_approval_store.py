@@ -9,14 +9,16 @@ import random
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import toolchain_sdk as tc
 from tests._approval_support import BACKENDS, FAST, GUARD_S, await_pending, off, store_for, wait_pending
+from tests._wait import wait_for
 from toolchain_sdk import semconv
-from toolchain_sdk.approval import ApprovalRequest, ApprovalStore, DecisionRefused, open_store
+from toolchain_sdk.approval import ApprovalRequest, ApprovalStore, DecisionRefused, SQLiteStore, open_store
 from toolchain_sdk.testing import SpanRecorder
 
 
@@ -420,3 +422,118 @@ def test_unreachable_store_denies(backend: str, tmp_path: Path) -> None:
     with pytest.raises(tc.ApprovalDenied) as info:
         act()
     assert info.value.decision == "error"
+
+
+# --- connections and retries ----------------------------------------------------------------------
+def test_close_then_use_reopens(store: ApprovalStore) -> None:
+    """close() releases the connection (twice is harmless); the next use opens a new one."""
+    store.submit(request("a"))
+    store.close()
+    store.close()
+    store.submit(request("b"))
+    assert [r.request.id for r in store.list()] == ["a", "b"]
+
+
+class _FlakyConnection:
+    """A SQLite connection stand-in whose set-up statements fail with ``error`` the first ``failures`` times."""
+
+    def __init__(self, error: Exception, failures: int) -> None:
+        self.error = error
+        self.failures = failures
+        self.attempts = 0
+        self.ran: list[str] = []
+
+    def execute(self, sql: str, *params: object) -> None:
+        if sql.startswith("PRAGMA journal_mode"):
+            self.attempts += 1
+            if self.attempts <= self.failures:
+                raise self.error
+        self.ran.append(sql)
+
+
+def test_sqlite_set_up_retries_a_locked_database(tmp_path: Path) -> None:
+    """Two processes creating a new queue file at once get 'database is locked': the set-up is retried till it works."""
+    conn = _FlakyConnection(sqlite3.OperationalError("database is locked"), failures=3)
+    SQLiteStore(tmp_path / "q.db")._initialise(conn)  # type: ignore[arg-type]
+    assert conn.attempts == 4
+    assert any(sql.startswith("CREATE TABLE") for sql in conn.ran)
+
+
+def test_sqlite_set_up_gives_up_at_the_busy_timeout(tmp_path: Path) -> None:
+    """A database that stays locked raises once the busy timeout has passed; any other error is raised at once."""
+    locked = _FlakyConnection(sqlite3.OperationalError("database is locked"), failures=10**9)
+    started = time.monotonic()
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        SQLiteStore(tmp_path / "q.db", busy_timeout_s=0.2)._initialise(locked)  # type: ignore[arg-type]
+    assert time.monotonic() - started >= 0.2 and locked.attempts > 1
+    broken = _FlakyConnection(sqlite3.OperationalError("disk I/O error"), failures=1)
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        SQLiteStore(tmp_path / "q.db")._initialise(broken)  # type: ignore[arg-type]
+    assert broken.attempts == 1
+
+
+class _FailingLooks:
+    """A store whose ``get`` fails the first ``failures`` times (a network blip, or a store that stays down)."""
+
+    def __init__(self, store: ApprovalStore, failures: int) -> None:
+        self._store = store
+        self.failures = failures
+
+    def get(self, request_id: str) -> object:
+        if self.failures > 0:
+            self.failures -= 1
+            raise ConnectionError("store unreachable")
+        return self._store.get(request_id)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+
+def gated_call(mode: str, name: str, approval: object) -> Callable[[], str]:
+    """A sync or async gated surface, as a plain function that runs one call."""
+    if mode == "sync":
+
+        @tc.governed_call(name, risk="high", fallback=off, approval=approval)
+        def act() -> str:
+            return "done"
+
+        return act
+
+    @tc.governed_call(name, risk="high", fallback=off, approval=approval)
+    async def aact() -> str:
+        return "done"
+
+    return lambda: asyncio.run(aact())
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_failed_looks_while_waiting_are_retried(
+    mode: str, store: ApprovalStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Looks at the queue that fail while the call waits are retried (with a warning); the decision still arrives."""
+    flaky = _FailingLooks(store, failures=3)
+    run = gated_call(mode, f"q.blip.{mode}", tc.approval.require(
+        approver=tc.approval.queue(flaky, poll_interval=FAST), timeout=GUARD_S))  # type: ignore[arg-type]  # fmt: skip
+    result: list[str] = []
+    worker = threading.Thread(target=lambda: result.append(run()))
+    worker.start()
+    [pending] = wait_pending(store)
+    assert wait_for(lambda: flaky.failures == 0, GUARD_S)
+    store.decide(pending.request.approve(by="erin"))
+    worker.join(GUARD_S)
+    assert result == ["done"]
+    assert "approval queue poll failed: store unreachable" in caplog.text
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_queue_down_while_waiting_denies_at_expiry(mode: str, store: ApprovalStore) -> None:
+    """A queue whose every look fails is retried until the request expires; then the call is denied and closed."""
+    flaky = _FailingLooks(store, failures=10**9)
+    run = gated_call(mode, f"q.down.{mode}", tc.approval.require(
+        approver=tc.approval.queue(flaky, poll_interval=FAST), timeout=0.3))  # type: ignore[arg-type]  # fmt: skip
+    started = time.monotonic()
+    with pytest.raises(tc.ApprovalDenied, match="ConnectionError: store unreachable") as info:
+        run()
+    assert time.monotonic() - started >= 0.3
+    assert info.value.decision == "error"
+    assert wait_for(lambda: store.get(info.value.request_id or "").status == "cancelled", GUARD_S)  # type: ignore[union-attr]

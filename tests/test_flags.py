@@ -24,8 +24,8 @@ from tests._wait import wait_for
 from toolchain_sdk import flags, semconv
 from toolchain_sdk.flags import FileSource, FlagEvaluation, FlagTarget
 from toolchain_sdk.flags._env import EnvSource, parse_kill_list
-from toolchain_sdk.flags._match import GlobMatcher
 from toolchain_sdk.flags._flag_file import FlagFile
+from toolchain_sdk.flags._match import GlobMatcher
 from toolchain_sdk.testing import SpanRecorder
 
 

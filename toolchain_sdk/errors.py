@@ -5,6 +5,7 @@
     ToolchainError
      ├── ConfigError          bad configuration, raised at decoration / configure() time
      ├── ApprovalDenied       a gated call had no explicit approval (fail closed)
+     ├── DecisionRefused      an approval store refused a decision (unknown, already decided, expired)
      ├── KillSwitchEngaged    a switched-off surface has no fallback to answer with
      ├── FallbackFailed       the fallback handler itself raised (chained to the cause)
      └── AuditUnavailable     a high-risk call could not be recorded, so it did not run
@@ -18,6 +19,7 @@ __all__ = [
     "ApprovalDenied",
     "AuditUnavailable",
     "ConfigError",
+    "DecisionRefused",
     "FallbackFailed",
     "KillSwitchEngaged",
     "ToolchainError",
@@ -50,6 +52,12 @@ class ApprovalDenied(ToolchainError):
         self.reason = reason
 
 
+class DecisionRefused(ToolchainError):
+    """A decision an approval store will not record: unknown request, already decided (or timed
+    out, cancelled), expired, bound to other arguments/output than the request's, or an edit that
+    does not fit the request. The request is left as it was."""
+
+
 class KillSwitchEngaged(ToolchainError):
     """The surface's kill flag is on and the surface declares no fallback."""
 
@@ -68,4 +76,8 @@ class FallbackFailed(ToolchainError):
 
 
 class AuditUnavailable(ToolchainError):
-    """The audit sink could not record a high-risk call, so the call did not proceed."""
+    """The audit sink could not record a high-risk call, so the call did not proceed.
+
+    Reserved: the audit trail (``toolchain_sdk.audit``) raises it; until that lands nothing does.
+    It is public now so code that handles it need not change when it does.
+    """

@@ -16,9 +16,18 @@ import contextvars
 import inspect
 import os
 import threading
-import time
 from collections.abc import Awaitable, Callable
-from typing import Final, Literal, Protocol, cast, runtime_checkable
+from typing import Final, Protocol, TypeVar, cast, runtime_checkable
+
+from tenacity import (
+    AsyncRetrying,
+    BaseRetrying,
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    retry_if_result,
+    wait_exponential,
+)
 
 from toolchain_sdk._core.safety import warn_once
 from toolchain_sdk.approval._values import ApprovalRequest, Decision
@@ -32,10 +41,10 @@ from toolchain_sdk.approval.store import (
 from toolchain_sdk.errors import ConfigError
 
 __all__ = [
-    "TOOLCHAIN_ENV",
     "Approver",
     "CallbackApprover",
     "QueueApprover",
+    "TOOLCHAIN_ENV",
     "auto_approve",
     "callback",
     "deny_all",
@@ -46,6 +55,7 @@ TOOLCHAIN_ENV: Final = "TOOLCHAIN_ENV"
 """The kind of environment: ``test`` or ``dev`` allow ``tc.approval.auto_approve()``; anything
 else (including unset) is treated as production."""
 _NON_PRODUCTION: Final = ("test", "testing", "dev", "development")
+_R = TypeVar("_R", bound=BaseRetrying)
 
 
 @runtime_checkable
@@ -136,36 +146,24 @@ def callback(fn: DecideFn, *, name: str | None = None) -> CallbackApprover:
 
 
 # --- the durable queue ------------------------------------------------------------------------
-class _Poll:
-    """The waiting strategy shared by the sync and async paths: exponential backoff from
-    ``first`` to ``cap`` seconds, never sleeping past the request's expiry."""
+def _pending(record: ApprovalRecord | None) -> bool:
+    """Whether the request still waits for a decision (keep looking)."""
+    return record is not None and record.decision is None and record.status == "pending"
 
-    def __init__(self, request: ApprovalRequest, first: float, cap: float) -> None:
-        self.request = request
-        self.delay = first
-        self.cap = cap
 
-    def next(
-        self, read: ApprovalRecord | Exception | None
-    ) -> tuple[Literal["done"], Decision] | tuple[Literal["wait"], float]:
-        """What to do after a look at the store: return the decision, or wait this long (0: expire now).
+def _warn_failed_look(state: RetryCallState) -> None:
+    failure = state.outcome.exception() if state.outcome is not None else None
+    if failure is not None:
+        warn_once(f"approval-poll:{type(failure).__name__}", "toolchain_sdk: approval queue poll failed: %s", failure)
 
-        A failed look (``read`` is the exception) is retried until the deadline, then raised: a
-        store that stays down denies the call.
-        """
-        if isinstance(read, Exception):
-            if self.request.remaining() <= 0:
-                raise read
-            warn_once(f"approval-poll:{type(read).__name__}", "toolchain_sdk: approval queue poll failed: %s", read)
-        elif read is None:
-            raise LookupError(f"approval request {self.request.id} vanished from the queue")
-        elif read.decision is not None:
-            return "done", read.decision
-        elif read.status != "pending":
-            raise RuntimeError(f"approval request {self.request.id} was closed as {read.status}")
-        wait = min(self.delay, max(self.request.remaining(), 0.0))
-        self.delay = min(self.delay * 1.5, self.cap)
-        return "wait", wait
+
+def _decision(request: ApprovalRequest, record: ApprovalRecord | None) -> Decision:
+    """The decision a finished poll found, or why there is none (the call is denied)."""
+    if record is None:
+        raise LookupError(f"approval request {request.id} vanished from the queue")
+    if record.decision is None:
+        raise RuntimeError(f"approval request {request.id} was closed as {record.status}")
+    return record.decision
 
 
 class QueueApprover:
@@ -192,28 +190,38 @@ class QueueApprover:
         where = self._store.url if self._store is not None else f"${TOOLCHAIN_APPROVALS_URL} or {DEFAULT_PATH}"
         return f"queue({where})"
 
-    def _expired(self, poll: _Poll) -> None:
-        if self.store.close_request(poll.request.id, "timeout"):
-            raise TimeoutError(f"no decision on approval request {poll.request.id} before it expired")
+    def _polling(self, retrying: type[_R], request: ApprovalRequest) -> _R:
+        """How a waiting call polls the store (the same for the sync and async paths): looks while
+        the request is pending, backing off from ``first`` to ``cap`` seconds (x1.5 a look), never
+        sleeping past the expiry. A failed look is retried until the expiry, then raised: a store
+        that stays down denies the call."""
+        backoff = wait_exponential(multiplier=self._first, exp_base=1.5, max=self._cap)
 
-    def _read(self, request_id: str) -> ApprovalRecord | Exception | None:
-        try:
-            return self.store.get(request_id)
-        except Exception as exc:
-            return exc
+        def give_up(state: RetryCallState) -> bool:  # a pending look past the expiry is not the end: it closes
+            return state.outcome is not None and state.outcome.failed and request.remaining() <= 0
+
+        return retrying(
+            retry=retry_if_exception_type() | retry_if_result(_pending),
+            wait=lambda state: min(backoff(state), max(request.remaining(), 0.0)),
+            stop=give_up,
+            before_sleep=_warn_failed_look,
+            reraise=True,
+        )
+
+    def _look(self, request: ApprovalRequest) -> ApprovalRecord | None:
+        """One look at the store. Past the expiry a still-pending request is closed as timed out
+        (``TimeoutError``), unless a decision got there first (then it is read again)."""
+        record = self.store.get(request.id)
+        if _pending(record) and request.remaining() <= 0:
+            if self.store.close_request(request.id, "timeout"):
+                raise TimeoutError(f"no decision on approval request {request.id} before it expired")
+            record = self.store.get(request.id)
+        return record
 
     def decide(self, request: ApprovalRequest) -> Decision:
         self.store.submit(request)
-        poll = _Poll(request, self._first, self._cap)
         try:
-            while True:
-                step = poll.next(self._read(request.id))
-                if step[0] == "done":
-                    return step[1]
-                if step[1] > 0:
-                    time.sleep(step[1])
-                else:
-                    self._expired(poll)
+            return _decision(request, self._polling(Retrying, request)(self._look, request))
         except BaseException:
             self._cancel(request)
             raise
@@ -224,15 +232,8 @@ class QueueApprover:
         submitted = asyncio.ensure_future(asyncio.to_thread(self.store.submit, request))
         try:
             await asyncio.shield(submitted)
-            poll = _Poll(request, self._first, self._cap)
-            while True:
-                step = poll.next(await asyncio.to_thread(self._read, request.id))
-                if step[0] == "done":
-                    return step[1]
-                if step[1] > 0:
-                    await asyncio.sleep(step[1])
-                else:
-                    await asyncio.to_thread(self._expired, poll)
+            polling = self._polling(AsyncRetrying, request)
+            return _decision(request, await polling(asyncio.to_thread, self._look, request))
         except BaseException:
             submitted.add_done_callback(lambda done: self._cancel_stored(done, request))
             raise

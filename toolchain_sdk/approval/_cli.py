@@ -21,9 +21,9 @@ from toolchain_sdk.approval.store import (
     TOOLCHAIN_APPROVALS_URL,
     ApprovalRecord,
     ApprovalStore,
-    DecisionRefused,
     open_store,
 )
+from toolchain_sdk.errors import DecisionRefused
 
 __all__ = ["add_commands", "record_json"]
 

@@ -3,7 +3,8 @@
 The gate is a control, so it fails closed: anything but an explicit, well-formed decision bound
 to this very call — approver error, timeout (or an answer after it), a malformed decision, one
 bound to another request or other arguments/output, arguments changed while waiting — denies.
-The sync and async paths share every step but the wait itself.
+Each pass is written once, as steps that yield what they wait for (``_steps``); the sync and
+async paths differ only in the wait itself.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Final, Literal, Never, Protocol
+from typing import TYPE_CHECKING, Any, Final, Literal, Never, TypeAlias
 
 from toolchain_sdk import config, semconv
 from toolchain_sdk._core.safety import warn_once
 from toolchain_sdk.approval._approvers import Approver
+from toolchain_sdk.approval._policies import Policy
+from toolchain_sdk.approval._steps import Steps, adrive, drive
 from toolchain_sdk.approval._values import (
     ApprovalRequest,
     Decision,
@@ -28,74 +31,20 @@ from toolchain_sdk.approval._values import (
     new_request_id,
     output_kind,
     output_view,
-    redact_text,
     utcnow,
 )
 from toolchain_sdk.errors import ApprovalDenied
 from toolchain_sdk.inventory import get_surface
+from toolchain_sdk.redaction import scrub_text
 
 if TYPE_CHECKING:
     from toolchain_sdk._core.call import CallRecord
 
-__all__ = [
-    "LATE_GRACE_S",
-    "AlwaysPolicy",
-    "ApprovalGate",
-    "NotRequiredGate",
-    "Policy",
-    "PredicatePolicy",
-    "RiskPolicy",
-]
+__all__ = ["ApprovalGate", "LATE_GRACE_S", "NotRequiredGate"]
 
 LATE_GRACE_S: Final = 1.0
 """How long past the request's expiry the gate waits for an approver that handles its own
 timeout (the queue closes the request itself at expiry); an answer later than that is a timeout."""
-
-_RISK_ORDER: Final = {"low": 0, "medium": 1, "high": 2}
-
-
-class Policy(Protocol):
-    """When a call needs approval: given the surface's risk and the call's arguments."""
-
-    def __call__(self, risk: str, arguments: Mapping[str, object], /) -> bool: ...
-    def describe(self) -> str: ...
-
-
-@dataclass(frozen=True)
-class AlwaysPolicy:
-    """Every call needs approval."""
-
-    def __call__(self, risk: str, arguments: Mapping[str, object], /) -> bool:
-        return True
-
-    def describe(self) -> str:
-        return "always"
-
-
-@dataclass(frozen=True)
-class RiskPolicy:
-    """Calls of surfaces at or above a risk level need approval."""
-
-    level: str
-
-    def __call__(self, risk: str, arguments: Mapping[str, object], /) -> bool:
-        return _RISK_ORDER.get(risk, 2) >= _RISK_ORDER[self.level]
-
-    def describe(self) -> str:
-        return f"risk>={self.level}"
-
-
-@dataclass(frozen=True)
-class PredicatePolicy:
-    """Calls whose arguments satisfy a predicate need approval (a predicate that raises: they do)."""
-
-    predicate: Callable[[Mapping[str, object]], bool]
-
-    def __call__(self, risk: str, arguments: Mapping[str, object], /) -> bool:
-        return bool(self.predicate(arguments))
-
-    def describe(self) -> str:
-        return f"when {getattr(self.predicate, '__qualname__', type(self.predicate).__name__)}"
 
 
 @dataclass(frozen=True)
@@ -104,6 +53,22 @@ class _Outcome:
 
     action: Literal["pass", "fallback"]
     output: object = None
+
+
+@dataclass(frozen=True)
+class _RunFallback:
+    """A wait: answer a denied after-call with the fallback on the call's own arguments (the kill
+    switch fitted it to the surface: an awaitable for async ones, ``FallbackFailed`` on error)."""
+
+    fallback: Callable[..., Any]
+    call: CallRecord
+
+    def __call__(self) -> object:
+        return self.fallback(*self.call.args, **self.call.kwargs)
+
+
+_WaitFor: TypeAlias = "ApprovalRequest | _RunFallback"
+"""What the steps wait for: the approver's answer to a request, or the fallback's output."""
 
 
 class ApprovalGate:
@@ -135,42 +100,68 @@ class ApprovalGate:
         """One line for the control sheet."""
         return self._description
 
-    # --- the Gate protocol ---------------------------------------------------------------------
+    # --- the Gate protocol: the steps, driven on this thread or awaited --------------------------
     def check(self, call: CallRecord) -> Callable[..., Any] | None:
-        request = self._open(call, None) if self._when == "before" else None
-        if request is None:
-            return None
-        outcome = self._close(call, request, *self._wait(request), None)
-        return self._fallback if outcome.action == "fallback" else None
+        return drive(self._checking(call), self._wait)
 
     async def acheck(self, call: CallRecord) -> Callable[..., Any] | None:
-        request = self._open(call, None) if self._when == "before" else None
-        if request is None:
-            return None
-        outcome = self._close(call, request, *await self._await(request), None)
-        return self._fallback if outcome.action == "fallback" else None
+        return await adrive(self._checking(call), self._await)
 
     def review(self, call: CallRecord, output: object) -> object:
-        request = self._open(call, (output,)) if self._reviews(call) else None
-        if request is None:
-            return output
-        outcome = self._close(call, request, *self._wait(request), output)
-        return self._run_fallback(call) if outcome.action == "fallback" else outcome.output
+        return drive(self._reviewing(call, output), self._wait)
 
     async def areview(self, call: CallRecord, output: object) -> object:
-        request = self._open(call, (output,)) if self._reviews(call) else None
-        if request is None:
-            return output
-        outcome = self._close(call, request, *await self._await(request), output)
-        if outcome.action == "fallback":
-            result = self._run_fallback(call)
+        return await adrive(self._reviewing(call, output), self._await)
+
+    # --- the waits: the only part that differs ---------------------------------------------------
+    def _wait(self, need: _WaitFor) -> object:
+        """Block until ``need`` is met: the approver's decision (or the exception it raised), or
+        the fallback's output (its errors propagate)."""
+        if isinstance(need, _RunFallback):
+            return need()
+        try:
+            return self._approver.decide(need)
+        except Exception as exc:
+            return exc
+
+    async def _await(self, need: _WaitFor) -> object:
+        """``_wait`` without blocking the event loop; a stuck approver is cut off at expiry + grace."""
+        if isinstance(need, _RunFallback):
+            result = need()
             return await result if inspect.isawaitable(result) else result
+        try:
+            guard = max(need.remaining(), 0.0) + LATE_GRACE_S
+            return await asyncio.wait_for(self._approver.adecide(need), guard)
+        except Exception as exc:  # CancelledError is a BaseException: cancellation goes through
+            return exc
+
+    # --- the steps -------------------------------------------------------------------------------
+    def _checking(self, call: CallRecord) -> Steps[_WaitFor, Callable[..., Any] | None]:
+        """Before the call: ask when the policy says so; the fallback replaces a denied call."""
+        if self._when != "before":
+            return None
+        outcome = yield from self._asking(call, None)
+        return self._fallback if outcome.action == "fallback" else None
+
+    def _reviewing(self, call: CallRecord, output: object) -> Steps[_WaitFor, object]:
+        """After the call: ask about its output; an edit replaces it, the fallback answers a denial."""
+        # A kill-switch fallback answered: a deterministic handler, not model output, as before-mode.
+        if self._when != "after" or call.outcome == "fallback":
+            return output
+        outcome = yield from self._asking(call, (output,))
+        if outcome.action == "fallback":
+            assert self._fallback is not None
+            return (yield _RunFallback(self._fallback, call))
         return outcome.output
 
-    # --- the steps -----------------------------------------------------------------------------
-    def _reviews(self, call: CallRecord) -> bool:
-        # A kill-switch fallback answered: a deterministic handler, not model output, as before-mode.
-        return self._when == "after" and call.outcome != "fallback"
+    def _asking(self, call: CallRecord, output: tuple[object] | None) -> Steps[_WaitFor, _Outcome]:
+        """Open a request (when the policy needs one), wait for the approver's answer, close it."""
+        request = self._open(call, output)
+        if request is None:
+            return _Outcome("pass", output[0] if output else None)
+        started = time.monotonic()
+        answer = yield request
+        return self._close(call, request, answer, time.monotonic() - started, output[0] if output else None)
 
     def _open(self, call: CallRecord, output: tuple[object] | None) -> ApprovalRequest | None:
         """Ask the policy; when approval is needed, build the request and record it on the span."""
@@ -221,23 +212,6 @@ class ApprovalGate:
         call.add_event(semconv.EVENT_APPROVAL_REQUESTED, event)
         return request
 
-    def _wait(self, request: ApprovalRequest) -> tuple[Decision | Exception, float]:
-        started = time.monotonic()
-        try:
-            answer: Decision | Exception = self._approver.decide(request)
-        except Exception as exc:
-            answer = exc
-        return answer, time.monotonic() - started
-
-    async def _await(self, request: ApprovalRequest) -> tuple[Decision | Exception, float]:
-        started = time.monotonic()
-        try:
-            guard = max(request.remaining(), 0.0) + LATE_GRACE_S
-            answer: Decision | Exception = await asyncio.wait_for(self._approver.adecide(request), guard)
-        except Exception as exc:  # CancelledError is a BaseException: cancellation goes through
-            answer = exc
-        return answer, time.monotonic() - started
-
     def _close(
         self, call: CallRecord, request: ApprovalRequest, answer: object, waited_s: float, output: object
     ) -> _Outcome:
@@ -248,7 +222,7 @@ class ApprovalGate:
         if isinstance(answer, Decision) and problem is None:
             call.attrs[semconv.APPROVAL_APPROVER] = decided[semconv.APPROVAL_APPROVER] = answer.by
         if reason:
-            call.attrs[semconv.APPROVAL_REASON] = decided[semconv.APPROVAL_REASON] = redact_text(reason)
+            call.attrs[semconv.APPROVAL_REASON] = decided[semconv.APPROVAL_REASON] = scrub_text(reason)
         decided[semconv.APPROVAL_WAIT_MS] = call.attrs[semconv.APPROVAL_WAIT_MS]
         call.attrs[semconv.APPROVAL_DECISION] = verdict
         call.add_event(semconv.EVENT_APPROVAL_DECIDED, decided)
@@ -258,7 +232,7 @@ class ApprovalGate:
             assert isinstance(answer, Decision)
             edited = _coerce(answer.output, output)
             call.attrs[semconv.OVERRIDE_EDITOR] = answer.by
-            call.attrs[semconv.OVERRIDE_REASON] = redact_text(answer.reason)
+            call.attrs[semconv.OVERRIDE_REASON] = scrub_text(answer.reason)
             if self._hashes(call) and request.output_sha256:
                 call.attrs[semconv.OVERRIDE_ORIGINAL_SHA256] = request.output_sha256
             return _Outcome("pass", edited)
@@ -322,12 +296,6 @@ class ApprovalGate:
             decision=decision,
             reason=reason,
         ) from cause
-
-    def _run_fallback(self, call: CallRecord) -> object:
-        """Answer a denied after-mode call with the fallback, on the call's own arguments (the
-        kill switch fitted it to the surface: an awaitable for async ones, ``FallbackFailed`` on error)."""
-        assert self._fallback is not None
-        return self._fallback(*call.args, **call.kwargs)
 
     @staticmethod
     def _hashes(call: CallRecord) -> bool:

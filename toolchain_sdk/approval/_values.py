@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from toolchain_sdk.hashing import canonical_json
+from toolchain_sdk.redaction import scrub, scrub_text
 
 __all__ = [
-    "REDACTED",
     "ApprovalRequest",
     "Decision",
     "OutputKind",
@@ -34,7 +34,6 @@ __all__ = [
     "output_kind",
     "output_view",
     "parse_timeout",
-    "redact_text",
     "utcnow",
 ]
 
@@ -198,48 +197,13 @@ def format_seconds(seconds: float) -> str:
 
 
 # --- what leaves the process: JSON views with secrets redacted -------------------------------------
-_SECRET_KEY_RE: Final = re.compile(
-    r"pass(word|wd)?|secret|token|api[_-]?key|apikey|authorization|credential|private[_-]?key|cookie|session",
-    re.IGNORECASE,
-)
-_SECRET_VALUE_RES: Final = (
-    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL),
-    re.compile(r"\b(sk|rk|pk)-[A-Za-z0-9_\-]{16,}"),  # OpenAI / Stripe-style keys
-    re.compile(r"\bsk-ant-[A-Za-z0-9_\-]{16,}"),
-    re.compile(r"\b(ghp|gho|ghu|ghs|ghr|github_pat)_[A-Za-z0-9_]{20,}"),
-    re.compile(r"\bxox[abposr]-[A-Za-z0-9\-]{10,}"),  # Slack
-    re.compile(r"\bAKIA[0-9A-Z]{16}\b"),  # AWS access key id
-    re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b"),  # Google API key
-    re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),  # JWT
-    re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._\-~+/]{16,}=*"),
-)
-REDACTED: Final = "[REDACTED]"
-
-
-def redact_text(text: str) -> str:
-    """``text`` with recognisable secrets (API keys, tokens, private keys) replaced by ``[REDACTED]``."""
-    for pattern in _SECRET_VALUE_RES:
-        text = pattern.sub(REDACTED, text)
-    return text
-
-
-def _redact(value: object) -> object:
-    if isinstance(value, str):
-        return redact_text(value)
-    if isinstance(value, list):
-        return [_redact(v) for v in value]
-    if isinstance(value, dict):
-        return {k: REDACTED if _SECRET_KEY_RE.search(str(k)) else _redact(v) for k, v in value.items()}
-    return value
-
-
 def json_view(value: object) -> object:
     """``value`` as plain JSON values (pydantic models and dataclasses as their fields), secrets redacted.
 
     Raises:
         TypeError, ValueError: the value has no canonical JSON form.
     """
-    return _redact(json.loads(canonical_json(value)))
+    return scrub(json.loads(canonical_json(value)))
 
 
 def output_kind(value: object) -> OutputKind:
@@ -254,7 +218,7 @@ def output_kind(value: object) -> OutputKind:
 def output_view(value: object) -> object:
     """An output as a reviewer sees it: text redacted, bytes as base64, anything else as a JSON view."""
     if isinstance(value, str):
-        return redact_text(value)
+        return scrub_text(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return base64.b64encode(bytes(value)).decode("ascii")
     return json_view(value)

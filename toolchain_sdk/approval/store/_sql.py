@@ -1,4 +1,5 @@
-"""The SQL shared by the SQLite and PostgreSQL approval stores: one table, one statement per change.
+"""The SQL shared by the SQLite and PostgreSQL approval stores: one table, one statement per change,
+and the one connection each store keeps (opened on first use, reopened after ``close()``).
 
 Timestamps are fixed-width ISO-8601 UTC text (they sort as text), arguments and outputs JSON
 text, so the same statements serve both backends (``?`` placeholders; PostgreSQL gets ``%s``).
@@ -6,12 +7,13 @@ text, so the same statements serve both backends (``?`` placeholders; PostgreSQL
 
 from __future__ import annotations
 
+import abc
 import builtins
 import datetime as _dt
 import json
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Final, Literal, cast
+from typing import Any, Final, Generic, Literal, Protocol, TypeVar, cast
 
 from toolchain_sdk.approval._values import (
     ApprovalRequest,
@@ -21,12 +23,10 @@ from toolchain_sdk.approval._values import (
     encode_output,
     utcnow,
 )
-from toolchain_sdk.errors import ToolchainError
+from toolchain_sdk.approval.store._protocol import ApprovalRecord, Status
+from toolchain_sdk.errors import DecisionRefused
 
-__all__ = ["DDL", "STATUSES", "ApprovalRecord", "DecisionRefused", "SQLStore", "Status"]
-
-Status = Literal["pending", "approved", "denied", "edited", "timeout", "cancelled"]
-STATUSES: Final = ("pending", "approved", "denied", "edited", "timeout", "cancelled")
+__all__ = ["DDL", "SQLStore"]
 
 _TABLE: Final = "toolchain_approvals"
 _COLUMNS: Final = (
@@ -44,29 +44,14 @@ DDL: Final = (
     " decided_by TEXT, decided_at TEXT, reason TEXT, decision_sha256 TEXT, edited_json TEXT)",
     f"CREATE INDEX IF NOT EXISTS {_TABLE}_status_created ON {_TABLE} (status, created_at)",
 )
+"""The table and its index (``IF NOT EXISTS``: every store runs them when it connects)."""
 
 
-class DecisionRefused(ToolchainError):
-    """A decision the store will not record: unknown request, already decided, expired, or bound
-    to other arguments/output than the request's."""
+class _Connection(Protocol):
+    def close(self) -> None: ...
 
 
-@dataclass(frozen=True, kw_only=True)
-class ApprovalRecord:
-    """A stored request with its state.
-
-    Attributes:
-        request: the request as submitted.
-        status: ``pending``, a verdict (``approved``, ``denied``, ``edited``), or ``timeout`` /
-            ``cancelled`` when the waiting call gave up first.
-        decision: the decision, once there is one (its ``subject_sha256`` is what was approved).
-        closed_at: when a ``timeout`` or ``cancelled`` request was closed.
-    """
-
-    request: ApprovalRequest
-    status: Status
-    decision: Decision | None = None
-    closed_at: _dt.datetime | None = None
+ConnT = TypeVar("ConnT", bound=_Connection)
 
 
 def _ts(value: _dt.datetime) -> str:
@@ -79,11 +64,58 @@ def _parse_ts(value: str | None) -> _dt.datetime | None:
     return _dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=_dt.UTC)
 
 
-class SQLStore:
-    """The SQL shared by both backends; subclasses run one statement (``?`` placeholders)."""
+class SQLStore(abc.ABC, Generic[ConnT]):
+    """The store operations, in SQL shared by both backends, over one connection per store.
 
-    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
+    A backend says how to open a connection (``_open``), prepare it (``_initialise``: create the
+    table), whether a kept one is still usable (``_usable``) and how to run one statement
+    (``_rows``, ``?`` placeholders), holding ``_lock`` while it uses ``_connection()``.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._conn: ConnT | None = None
+
+    @property
+    @abc.abstractmethod
+    def url(self) -> str:
+        """Where the store is, for the control sheet and messages (no password)."""
+
+    @abc.abstractmethod
+    def _open(self) -> ConnT:
+        """A new connection."""
+
+    @abc.abstractmethod
+    def _initialise(self, conn: ConnT) -> None:
+        """Prepare a new connection: create the table (``DDL``) and set the session up."""
+
+    def _usable(self, conn: ConnT) -> bool:
+        """Whether a kept connection can still be used (``False``: open a new one)."""
+        return True
+
+    @abc.abstractmethod
+    def _rows(self, sql: str, params: Sequence[object] = ()) -> builtins.list[tuple[Any, ...]]:
+        """Run one statement and return its rows (none for a statement without ``RETURNING``)."""
+
+    def _connection(self) -> ConnT:
+        """The store's connection, opened and initialised when there is none (or it broke); hold ``_lock``."""
+        conn = self._conn
+        if conn is None or not self._usable(conn):
+            conn = self._open()
+            try:
+                self._initialise(conn)
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+        return conn
+
+    def close(self) -> None:
+        """Release the connection (the store reopens one when used again)."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     def submit(self, request: ApprovalRequest) -> None:
         output_json = None

@@ -1,0 +1,43 @@
+"""``open_store``: the approval store a path, a URL, an environment variable or a default names."""
+
+from __future__ import annotations
+
+import os
+from typing import Final
+
+from toolchain_sdk.approval.store._postgres import PostgresStore
+from toolchain_sdk.approval.store._protocol import ApprovalStore
+from toolchain_sdk.approval.store._sqlite import DEFAULT_PATH, SQLiteStore
+from toolchain_sdk.errors import ConfigError
+
+__all__ = ["TOOLCHAIN_APPROVALS_URL", "open_store"]
+
+TOOLCHAIN_APPROVALS_URL: Final = "TOOLCHAIN_APPROVALS_URL"
+"""Where ``tc.approval.queue()`` and ``toolchain approvals`` find the queue when not told:
+a path, ``sqlite:///path`` or ``postgresql://...`` (default ``.toolchain/approvals.db``)."""
+
+
+def open_store(where: ApprovalStore | str | os.PathLike[str] | None = None) -> ApprovalStore:
+    """The store named by ``where``: a store object, a path, ``sqlite:///path`` or ``postgresql://...``.
+
+    ``None`` reads ``TOOLCHAIN_APPROVALS_URL``, else uses ``.toolchain/approvals.db``. Nothing is
+    opened until the store is first used.
+
+    Raises:
+        ConfigError: ``where`` is none of these, or psycopg is missing for a PostgreSQL URL.
+    """
+    if where is None:
+        where = os.environ.get(TOOLCHAIN_APPROVALS_URL) or DEFAULT_PATH
+    if isinstance(where, ApprovalStore) and not isinstance(where, (str, os.PathLike)):
+        return where
+    if isinstance(where, os.PathLike):
+        return SQLiteStore(where)
+    if not isinstance(where, str) or not where.strip():
+        raise ConfigError(f"approval queue: expected a path, a URL or a store, not {type(where).__name__}")
+    if where.startswith(("postgresql://", "postgres://")):
+        return PostgresStore(where)
+    if where.startswith("sqlite:///"):
+        return SQLiteStore(where.removeprefix("sqlite:///"))
+    if "://" in where:
+        raise ConfigError(f"approval queue {where!r}: use a path, sqlite:///path or postgresql://...")
+    return SQLiteStore(where)
