@@ -148,8 +148,6 @@ class WorkerProc:
 def measure_overhead(python: str, rounds: int, chunk_s: float, work: Path) -> dict[str, Any]:
     """Median µs/call of every case over ``rounds`` interleaved rounds, and per-round ratios."""
     names = [n for n in OVERHEAD_WORKERS if n not in PEER_MODULES or has_module(python, PEER_MODULES[n])]
-    if not _kill_switch_landed():
-        names = [n for n in names if not n.startswith("kill_")]
     workers: dict[str, WorkerProc] = {}
     for name in names:
         script, factory = OVERHEAD_WORKERS[name]
@@ -187,10 +185,6 @@ def measure_overhead(python: str, rounds: int, chunk_s: float, work: Path) -> di
         "wall_us": wall,
         "facts": facts,
     }
-
-
-def _kill_switch_landed() -> bool:
-    return "STUB" not in (ROOT / "toolchain_sdk" / "flags.py").read_text()
 
 
 def _otel_version(python: str) -> str:

@@ -101,8 +101,10 @@ RESPONSES_STYLE = {"id": "resp_1", "model": "gpt-4o-mini", "usage": {"input_toke
     ("model", "response", "expected"),
     [
         ("gpt-4o-mini", OPENAI_STYLE, (11, 7, "gpt-4o-mini-2024-07-18", "chatcmpl-1", False)),
-        ("claude-x", ANTHROPIC_STYLE, (5, 3, "claude-x-2", "msg_1", False)),
-        ("gpt-4o", RESPONSES_STYLE, (2, 9, "gpt-4o-mini", "resp_1", False)),
+        ("claude-x-2", ANTHROPIC_STYLE, (5, 3, "claude-x-2", "msg_1", False)),
+        ("claude-x", ANTHROPIC_STYLE, (5, 3, "claude-x-2", "msg_1", True)),  # "-2" is not a date snapshot
+        ("gpt-4o-mini", RESPONSES_STYLE, (2, 9, "gpt-4o-mini", "resp_1", False)),
+        ("gpt-4o", RESPONSES_STYLE, (2, 9, "gpt-4o-mini", "resp_1", True)),  # a prefix is not the same model
         ("claude-y", ANTHROPIC_STYLE, (5, 3, "claude-x-2", "msg_1", True)),
     ],
 )

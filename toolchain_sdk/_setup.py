@@ -7,7 +7,7 @@ subsystem needs to import another to be set up.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from opentelemetry.sdk.trace.export import SpanExporter
 
@@ -33,6 +33,7 @@ def configure(
     hash_key: str | bytes | None = None,
     exit_flush_s: float | None = None,
     flags: Sequence[_flags.SourceSpec] | None = None,
+    model_aliases: Mapping[str, str] | None = None,
 ) -> Settings:
     """Set the SDK up: resolve settings and install tracing (unless the app already did).
 
@@ -53,6 +54,9 @@ def configure(
             ``FileSource``, ``OpenFeatureSource``, your own ``FlagSource``). Default ``["env", "file"]``.
             A surface's own ``flags=`` replaces these for that surface. Omitted on a later
             ``configure()``: the sources in force stay.
+        model_aliases: model names that resolve to another, for ``toolchain.model.mismatch``
+            (alias → the model it resolves to, e.g. ``{"claude-sonnet-4-0": "claude-sonnet-4-20250514"}``);
+            a trailing date snapshot needs no entry.
 
     Returns:
         The resolved settings.
@@ -71,6 +75,7 @@ def configure(
         resource_attributes=resource_attributes,
         hash_key=hash_key,
         exit_flush_s=exit_flush_s,
+        model_aliases=dict(model_aliases) if model_aliases is not None else None,
     )
     if flags is not None:
         built = _flags.build_sources(flags, "configure()")  # validates first: nothing changes on a bad source

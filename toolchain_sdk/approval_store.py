@@ -5,31 +5,8 @@ Removed in 0.3.
 
 import warnings
 
-from toolchain_sdk.approval.store import (
-    DEFAULT_PATH,
-    STATUSES,
-    TOOLCHAIN_APPROVALS_URL,
-    ApprovalRecord,
-    ApprovalStore,
-    DecisionRefused,
-    PostgresStore,
-    SQLiteStore,
-    Status,
-    open_store,
-)
-
-__all__ = [
-    "DEFAULT_PATH",
-    "STATUSES",
-    "TOOLCHAIN_APPROVALS_URL",
-    "ApprovalRecord",
-    "ApprovalStore",
-    "DecisionRefused",
-    "PostgresStore",
-    "SQLiteStore",
-    "Status",
-    "open_store",
-]
+from toolchain_sdk.approval.store import *  # noqa: F403
+from toolchain_sdk.approval.store import __all__ as __all__
 
 warnings.warn(
     "toolchain_sdk.approval_store is deprecated and will be removed in 0.3; import open_store and the "

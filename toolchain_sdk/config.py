@@ -50,6 +50,7 @@ class Settings(BaseModel):
     resource_attributes: dict[str, str] = Field(default_factory=dict)
     hash_key: SecretBytes | None = None
     exit_flush_s: float = Field(default=5.0, ge=0)
+    model_aliases: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("exporter", mode="before")
     @classmethod

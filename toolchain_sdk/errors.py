@@ -59,16 +59,28 @@ class DecisionRefused(ToolchainError):
 
 
 class KillSwitchEngaged(ToolchainError):
-    """The surface's kill flag is on and the surface declares no fallback."""
+    """The surface's kill flag is on and there is no fallback to answer: a surface without one, or
+    a ``governed()`` block (a block has no function to replace, so its body is skipped).
 
-    def __init__(self, surface: str, flag: str) -> None:
-        super().__init__(
-            f"surface {surface!r} is switched off by flag {flag!r} and has no fallback; "
+    Attributes:
+        surface: the surface name.
+        flag: the flag key.
+        block: whether it was raised when entering a ``governed()`` block.
+    """
+
+    def __init__(self, surface: str, flag: str, *, block: bool = False) -> None:
+        where = (
             "`toolchain flags` shows which entry matched (restore exactly that one with "
-            "`toolchain restore ENTRY --reason ...`), or declare fallback=... on the surface"
+            "`toolchain restore ENTRY --reason ...`)"
         )
+        if block:
+            todo = "the block's body was skipped: catch tc.KillSwitchEngaged around the `with` and answer another way"
+        else:
+            todo = "or declare fallback=... on the surface"
+        super().__init__(f"surface {surface!r} is switched off by flag {flag!r}; {where}; {todo}")
         self.surface = surface
         self.flag = flag
+        self.block = block
 
 
 class FallbackFailed(ToolchainError):

@@ -87,6 +87,7 @@ class SurfaceOptions(TypedDict, total=False):
     fallback: Callable[..., Any] | None
     approval: object
     flags: Sequence[_flags.SourceSpec] | None
+    exclude_args: Sequence[str]
 
 
 _DEFAULTS: SurfaceOptions = {
@@ -104,6 +105,7 @@ _DEFAULTS: SurfaceOptions = {
     "fallback": None,
     "approval": None,
     "flags": None,
+    "exclude_args": (),
 }
 
 
@@ -125,6 +127,12 @@ class _Declaration:
         full: SurfaceOptions = {**_DEFAULTS, **options}
         if full["flags"] is not None and not isinstance(full["flags"], (str, bytes)):
             full["flags"] = tuple(full["flags"])
+        exclude = full["exclude_args"]
+        if isinstance(exclude, str) or not all(isinstance(n, str) for n in exclude):
+            raise ConfigError(
+                f"{surface}: exclude_args must be a tuple of parameter names, e.g. exclude_args=('client',)"
+            )
+        full["exclude_args"] = tuple(exclude)
         return cls(surface, full)
 
     def key(self) -> tuple[object, ...]:
@@ -162,6 +170,7 @@ def _compile(d: _Declaration, kind: str, func: Callable[..., Any] | None) -> Sur
             kill_default=o["kill_default"],
             fallback=kill_gate.fallback_name,
             approval=approval_gate.describe() if approval_gate is not None else None,
+            exclude_args=_excluded(surface, func, o["exclude_args"]),
             kind=kind,  # type: ignore[arg-type]
             location=f"{func.__module__}:{func.__qualname__}" if func is not None else None,
         )
@@ -195,6 +204,8 @@ def governed_call(surface: str, **options: Unpack[SurfaceOptions]) -> Callable[[
         approval: ``tc.approval.require(...)`` or ``tc.approval.not_required(reason=...)``.
         flags: this surface's kill-switch sources, replacing ``configure(flags=...)`` for it
             (e.g. ``["env", tc.flags.OpenFeatureSource(domain="support")]``).
+        exclude_args: parameters left out of the input hash and of what approvers see (e.g. a
+            client object: ``exclude_args=("client",)``); they are still passed to the function.
 
     Raises:
         ConfigError: at decoration time, for a bad surface name, risk, capture mode, prompt, a
@@ -323,6 +334,22 @@ class _BlockCache:
 
 
 _BLOCKS = _BlockCache(1024)
+
+
+def _excluded(surface: str, func: Callable[..., Any] | None, names: Sequence[str]) -> tuple[str, ...]:
+    """Check ``exclude_args`` against the function's parameters (a block has none to exclude)."""
+    if not names:
+        return ()
+    if func is None:
+        raise ConfigError(f"{surface}: a governed() block has no arguments to exclude; drop exclude_args")
+    params = inspect.signature(func).parameters
+    unknown = [n for n in names if n not in params or n == CALL_PARAM]
+    if unknown:
+        raise ConfigError(
+            f"{surface}: exclude_args names {', '.join(unknown)}, which {func.__qualname__} has no parameter for "
+            f"(it has: {', '.join(p for p in params if p != CALL_PARAM)})"
+        )
+    return tuple(names)
 
 
 def _no_target() -> None:

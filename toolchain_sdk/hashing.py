@@ -121,12 +121,45 @@ class Hasher:
         return self.hash_bytes(_as_bytes(value))
 
     def hash_arguments(self, arguments: Mapping[str, object]) -> str:
-        """Hex digest of a call's bound arguments (parameter name → value) as canonical JSON."""
-        return self.hash_bytes(canonical_json(arguments))
+        """Hex digest of a call's bound arguments (parameter name → value) as canonical JSON.
 
-    def stream(self) -> StreamHasher:
-        """An incremental hasher for a stream of chunks."""
-        return StreamHasher(self.new())
+        An argument with no canonical form (a client object, an open file) stands in as the text
+        ``"<unserialisable module.QualName>"``, so the rest of the call still has a hash.
+        """
+        try:
+            return self.hash_bytes(canonical_json(arguments))
+        except (TypeError, ValueError):
+            return self.hash_bytes(canonical_json({k: _serialisable(v) for k, v in arguments.items()}))
+
+    def stream(self, *, count_only: bool = False) -> StreamHasher:
+        """An incremental hasher for a stream of chunks (``count_only``: count them, hash nothing)."""
+        return StreamHasher(None if count_only else self.new())
+
+
+def _serialisable(value: object) -> object:
+    """``value`` if it has a canonical form, else the placeholder naming its type."""
+    try:
+        canonical_json(value)
+    except (TypeError, ValueError):
+        cls = type(value)
+        return f"<unserialisable {cls.__module__}.{cls.__qualname__}>"
+    return value
+
+
+class _NoDigest:
+    """The digest of a counting-only stream: takes nothing, has nothing."""
+
+    def update(self, data: bytes, /) -> None:
+        raise AssertionError("a counting-only stream hasher hashes nothing")
+
+    def hexdigest(self) -> str:
+        raise AssertionError("a counting-only stream hasher has no digest")
+
+    def copy(self) -> Digest:
+        return self
+
+
+_NO_DIGEST = _NoDigest()
 
 
 class StreamHasher:
@@ -137,15 +170,19 @@ class StreamHasher:
     a later chunk of the other kind raises ``TypeError`` (the hash is then left off the span).
     """
 
-    __slots__ = ("_digest", "_mode", "chunks")
+    __slots__ = ("_count_only", "_digest", "_mode", "chunks")
 
-    def __init__(self, digest: Digest) -> None:
-        self._digest = digest
+    def __init__(self, digest: Digest | None) -> None:
+        self._digest: Digest = digest if digest is not None else _NO_DIGEST
+        self._count_only = digest is None
         self._mode: Literal["", "text", "json"] = ""
         self.chunks = 0
 
     def update(self, chunk: object) -> None:
         """Add one yielded chunk."""
+        if self._count_only:
+            self.chunks += 1
+            return
         if type(chunk) is str and self._mode == "text":  # the common case: a stream of text
             self._digest.update(chunk.encode("utf-8"))
             self.chunks += 1

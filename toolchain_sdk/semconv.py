@@ -24,9 +24,13 @@ __all__ = [
     "ERROR_TYPE",
     "EVENT_APPROVAL_DECIDED",
     "EVENT_APPROVAL_REQUESTED",
+    "EVENT_EXCEPTION",
     "EVENT_KILL_SWITCH_ENGAGED",
     "EVENT_ROUTE_FALLBACK",
     "EVENT_ROUTE_RETRY",
+    "EXCEPTION_MESSAGE",
+    "EXCEPTION_STACKTRACE",
+    "EXCEPTION_TYPE",
     "FALLBACK_HANDLER",
     "FEATURE_FLAG_ERROR_MESSAGE",
     "FEATURE_FLAG_EVALUATION_REASON",
@@ -39,10 +43,14 @@ __all__ = [
     "GEN_AI_PROMPT_VERSION",
     "GEN_AI_PROVIDER_NAME",
     "GEN_AI_REQUEST_MODEL",
+    "GEN_AI_RESPONSE_FINISH_REASONS",
     "GEN_AI_RESPONSE_ID",
     "GEN_AI_RESPONSE_MODEL",
+    "GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS",
+    "GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS",
     "GEN_AI_USAGE_INPUT_TOKENS",
     "GEN_AI_USAGE_OUTPUT_TOKENS",
+    "GEN_AI_USAGE_REASONING_OUTPUT_TOKENS",
     "HASH_ALG",
     "HASH_KEY_ID",
     "INPUT_SHA256",
@@ -66,10 +74,13 @@ __all__ = [
     "ROUTE_ATTEMPT",
     "ROUTE_FALLBACK_REASON",
     "ROUTE_NAME",
+    "SDK_OWNED",
+    "SDK_OWNED_PREFIXES",
     "STREAM_CHUNKS",
     "STREAM_COMPLETED",
     "SURFACE",
     "error_type",
+    "sdk_owned",
 ]
 
 # --- OpenTelemetry GenAI semantic conventions -------------------------------------------------
@@ -80,10 +91,22 @@ GEN_AI_RESPONSE_MODEL: Final = "gen_ai.response.model"
 GEN_AI_RESPONSE_ID: Final = "gen_ai.response.id"
 GEN_AI_USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
 GEN_AI_USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: Final = "gen_ai.usage.cache_read.input_tokens"
+GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: Final = "gen_ai.usage.cache_write.input_tokens"
+"""Cache writes: the current GenAI conventions' name (semantic-conventions-genai#440 renamed
+``gen_ai.usage.cache_creation.input_tokens``); anthropic's own tracing emits it too."""
+GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: Final = "gen_ai.usage.reasoning.output_tokens"
+GEN_AI_RESPONSE_FINISH_REASONS: Final = "gen_ai.response.finish_reasons"
 GEN_AI_PROMPT_NAME: Final = "gen_ai.prompt.name"
 GEN_AI_PROMPT_VERSION: Final = "gen_ai.prompt.version"
 GEN_AI_DATA_SOURCE_ID: Final = "gen_ai.data_source.id"
 ERROR_TYPE: Final = "error.type"
+
+# --- OpenTelemetry exception conventions (the ``exception`` span event) -------------------------
+EVENT_EXCEPTION: Final = "exception"
+EXCEPTION_TYPE: Final = "exception.type"
+EXCEPTION_MESSAGE: Final = "exception.message"
+EXCEPTION_STACKTRACE: Final = "exception.stacktrace"
 
 # --- OpenTelemetry feature-flag conventions ----------------------------------------------------
 FEATURE_FLAG_KEY: Final = "feature_flag.key"
@@ -148,6 +171,10 @@ EVENT_APPROVAL_DECIDED: Final = "approval.decided"
 EVENT_ROUTE_RETRY: Final = "route.retry"  # reserved for routing, with EVENT_ROUTE_FALLBACK
 EVENT_ROUTE_FALLBACK: Final = "route.fallback"
 
+# --- who may write what -----------------------------------------------------------------------
+SDK_OWNED_PREFIXES: Final = ("toolchain.", "feature_flag.")
+"""Attribute namespaces only the SDK writes on a governed span."""
+
 # --- resource / instrumentation scope -----------------------------------------------------------
 INSTRUMENTATION_NAME: Final = "toolchain_sdk"
 
@@ -156,3 +183,17 @@ def error_type(exc: BaseException) -> str:
     """The value of ``error.type`` for ``exc``: its qualified class name (builtins unqualified)."""
     cls = type(exc)
     return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _sdk_owned() -> frozenset[str]:
+    names = {v for k, v in globals().items() if k.isupper() and isinstance(v, str) and not k.startswith("EVENT_")}
+    return frozenset(n for n in names if "." in n and not n.startswith(("exception.",)))
+
+
+SDK_OWNED: Final = _sdk_owned()
+"""Every attribute name the SDK writes on governed spans: the body's ``call.set_attribute`` may not."""
+
+
+def sdk_owned(key: str) -> bool:
+    """Whether ``key`` is an attribute the SDK owns (body code may not write it)."""
+    return key in SDK_OWNED or key.startswith(SDK_OWNED_PREFIXES)

@@ -12,16 +12,18 @@ from __future__ import annotations
 import contextvars
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from opentelemetry.context import Context
 from opentelemetry.trace import Span
 from opentelemetry.util import types as otel_types
 
-from toolchain_sdk import semconv
-from toolchain_sdk._core.safety import warn_once
+from toolchain_sdk import config, semconv
+from toolchain_sdk._core.response import model_mismatch, read_usage
+from toolchain_sdk._core.safety import strict, warn_once
 from toolchain_sdk.hashing import canonical_json
 from toolchain_sdk.prompts import Prompt
+from toolchain_sdk.redaction import scrub_text
 
 if TYPE_CHECKING:
     from toolchain_sdk._core.pipeline import Surface
@@ -41,18 +43,6 @@ def current_call() -> GovernedCall | None:
 def current_record() -> CallRecord | None:
     """The record of the governed call running in this context (SDK-internal), or ``None``."""
     return CURRENT.get()
-
-
-def _field(obj: object, name: str) -> Any:
-    if obj is None:
-        return None
-    if isinstance(obj, Mapping):
-        return obj.get(name)
-    return getattr(obj, name, None)
-
-
-def _first(*values: object) -> Any:
-    return next((v for v in values if v is not None), None)
 
 
 def _attribute_value(value: object) -> otel_types.AttributeValue | None:
@@ -114,16 +104,23 @@ class CallRecord:
         return self.surface.binder.bind(self.args, self.kwargs, self.instance is not None)
 
     @property
+    def recorded_arguments(self) -> dict[str, object]:
+        """The arguments as hashed and shown to reviewers: ``arguments`` minus the surface's ``exclude_args``."""
+        arguments = self.arguments
+        excluded = self.surface.excluded
+        return {k: v for k, v in arguments.items() if k not in excluded} if excluded else arguments
+
+    @property
     def risk(self) -> str:
         return self.surface.spec.risk
 
     def add_event(self, name: str, attributes: Mapping[str, object] | None = None) -> None:
-        """Add a span event stamped now (kept until the span ends, so it is safe with tracing off)."""
+        """Add a span event stamped now, its text scrubbed of secrets (kept until the span ends)."""
         attrs: dict[str, otel_types.AttributeValue] = {}
         for key, value in (attributes or {}).items():
             coerced = _attribute_value(value)
             if coerced is not None:
-                attrs[key] = coerced
+                attrs[key] = scrub_text(coerced) if isinstance(coerced, str) else coerced
         self.events.append((name, attrs, time.time_ns()))
 
 
@@ -197,32 +194,52 @@ class GovernedCall:
         *,
         input_tokens: int | None = None,
         output_tokens: int | None = None,
+        cache_read_input_tokens: int | None = None,
+        cache_write_input_tokens: int | None = None,
+        reasoning_output_tokens: int | None = None,
         response_model: str | None = None,
         response_id: str | None = None,
     ) -> None:
         """Record token usage and the response's model and id.
 
-        Accepts explicit values, or an OpenAI-style (``usage.prompt_tokens``/``completion_tokens``
-        or ``input_tokens``/``output_tokens``) or Anthropic-style response, as an object or a dict.
-        Explicit values win over what the response holds.
+        Reads, by duck typing, an OpenAI Chat Completions response or final stream chunk, an
+        OpenAI Responses response or its ``response.completed`` event, an Anthropic message or
+        its ``message_start`` / ``message_delta`` events, or a LangChain ``AIMessage``; as an
+        object or a dict. Explicit values win over what the response holds. Input tokens include
+        cached tokens (Anthropic's cache reads and writes are added in). When nothing is found it
+        warns once per surface. The response model is compared with the declared one
+        (``toolchain.model.mismatch``; see ``docs/span-attributes.md`` for the rule).
         """
-        usage = _field(response, "usage")
-        values: dict[str, object] = {
-            semconv.GEN_AI_USAGE_INPUT_TOKENS: _first(
-                input_tokens, _field(usage, "input_tokens"), _field(usage, "prompt_tokens")
-            ),
-            semconv.GEN_AI_USAGE_OUTPUT_TOKENS: _first(
-                output_tokens, _field(usage, "output_tokens"), _field(usage, "completion_tokens")
-            ),
-            semconv.GEN_AI_RESPONSE_MODEL: _first(response_model, _field(response, "model")),
-            semconv.GEN_AI_RESPONSE_ID: _first(response_id, _field(response, "id")),
+        rec = self._rec
+        values = read_usage(response) if response is not None else {}
+        given = {
+            semconv.GEN_AI_USAGE_INPUT_TOKENS: input_tokens,
+            semconv.GEN_AI_USAGE_OUTPUT_TOKENS: output_tokens,
+            semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: cache_read_input_tokens,
+            semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: cache_write_input_tokens,
+            semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: reasoning_output_tokens,
+            semconv.GEN_AI_RESPONSE_MODEL: response_model,
+            semconv.GEN_AI_RESPONSE_ID: response_id,
         }
+        values.update({k: v for k, v in given.items() if v is not None})
         for key, value in values.items():
-            if isinstance(value, (int, str)) and not isinstance(value, bool):
-                self._rec.attrs[key] = value
-        got = values[semconv.GEN_AI_RESPONSE_MODEL]
+            if isinstance(value, (int, str, list)) and not isinstance(value, bool):
+                rec.attrs[key] = value
+        if (
+            values.get(semconv.GEN_AI_USAGE_INPUT_TOKENS) is None
+            and values.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS) is None
+        ):
+            warn_once(
+                f"usage:{self.surface}",
+                "toolchain_sdk: %s: record_usage found no token usage in %s; pass the final response or stream "
+                "chunk (see docs/streaming-and-async.md), or input_tokens=/output_tokens=",
+                self.surface,
+                type(response).__name__,
+            )
+        got = values.get(semconv.GEN_AI_RESPONSE_MODEL)
         if isinstance(got, str) and self.model:
-            self._rec.attrs[semconv.MODEL_MISMATCH] = not got.startswith(self.model)
+            aliases = config.current_settings().model_aliases
+            rec.attrs[semconv.MODEL_MISMATCH] = model_mismatch(self.model, got, aliases)
 
     def set_retrieval(self, index: str, version: str | int) -> None:
         """Name the retrieval index (and its version) this call's context came from."""
@@ -233,13 +250,26 @@ class GovernedCall:
     def set_attribute(self, key: str, value: object) -> None:
         """Put a custom attribute on the span; values that are not OTel types are stored as JSON.
 
-        A value that cannot be serialised is dropped with one warning; it never raises.
+        Attributes the SDK owns (``toolchain.*``, ``feature_flag.*``, ``error.type`` and the
+        ``gen_ai.*`` names it writes) cannot be set here: the write is ignored with one warning
+        (it raises ``ValueError`` under ``TOOLCHAIN_STRICT``), so what the controls recorded
+        stands. Text values are scrubbed of secrets. A value that cannot be serialised is dropped
+        with one warning.
         """
+        if semconv.sdk_owned(key):
+            message = (
+                f"toolchain_sdk: {self.surface}: attribute {key!r} is written by the SDK only; "
+                "the function body's value is ignored (use a name of your own, e.g. 'app.*')"
+            )
+            if strict():
+                raise ValueError(message)
+            warn_once(f"owned-attr:{self.surface}:{key}", message)
+            return
         coerced = _attribute_value(value)
         if coerced is None:
             warn_once(f"attr:{key}", "toolchain_sdk: attribute %r dropped: %s cannot be serialised", key, type(value))
             return
-        self._rec.attrs[key] = coerced
+        self._rec.attrs[key] = scrub_text(coerced) if isinstance(coerced, str) else coerced
 
     def add_event(self, name: str, attributes: Mapping[str, object] | None = None) -> None:
         """Add a span event stamped now (kept until the span ends, so it is safe with tracing off)."""

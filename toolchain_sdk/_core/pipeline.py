@@ -7,6 +7,7 @@ SDK steps fail open through ``_safety``; gates (controls) fail closed and are ne
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -22,6 +23,7 @@ from toolchain_sdk._core.safety import report, warn_once
 from toolchain_sdk.hashing import StreamHasher
 from toolchain_sdk.inventory import SurfaceSpec
 from toolchain_sdk.prompts import Prompt
+from toolchain_sdk.redaction import scrub_text
 from toolchain_sdk.tracing import active_tracer
 
 __all__ = ["Gate", "Surface", "enter", "leave"]
@@ -48,12 +50,14 @@ class Gate(Protocol):
 class Surface:
     """One surface compiled at decoration time: its spec, static span attributes and pipeline."""
 
-    __slots__ = ("binder", "gates", "hash_io", "inject", "prompt", "reviewers", "span_name", "spec", "static_attrs")
+    __slots__ = ("binder", "excluded", "gates", "hash_io", "inject", "prompt", "reviewers", "span_name", "spec",
+                 "static_attrs")  # fmt: skip
 
     def __init__(
         self, spec: SurfaceSpec, prompt: Prompt | None, binder: Binder, inject: bool, gates: tuple[Gate, ...]
     ) -> None:
         self.spec = spec
+        self.excluded = frozenset(spec.exclude_args)
         self.prompt = prompt
         self.binder = binder
         self.inject = inject
@@ -97,7 +101,7 @@ class Surface:
             if self.hash_io and self.binder.has_parameters:
                 hasher = config.hasher()
                 try:
-                    call.attrs[semconv.INPUT_SHA256] = hasher.hash_arguments(call.arguments)
+                    call.attrs[semconv.INPUT_SHA256] = hasher.hash_arguments(call.recorded_arguments)
                 except (TypeError, ValueError) as exc:
                     warn_once(
                         f"input-hash:{self.span_name}", "toolchain_sdk: %s: no input hash: %s", self.span_name, exc
@@ -169,7 +173,7 @@ class Surface:
         """A stream hasher for this call, or ``None`` when nothing is hashed."""
         if call.span is None:
             return None
-        return config.hasher().stream()
+        return config.hasher().stream(count_only=not self.hash_io)
 
     def _end(
         self,
@@ -192,15 +196,32 @@ class Surface:
             if self.hash_io and (output is not _NO_OUTPUT or (digest is not None and exc is None)):
                 self._hash_output(call, output, digest)
             if exc is not None:
-                attrs[semconv.ERROR_TYPE] = semconv.error_type(exc)
-                span.record_exception(exc)
-                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+                self._record_exception(span, attrs, exc)
             for name, event_attrs, stamp in call.events:
                 span.add_event(name, event_attrs, stamp)
             span.set_attributes(attrs)
         except Exception as err:
             report("span end", err)
         span.end()
+
+    @staticmethod
+    def _record_exception(span: Span, attrs: dict[str, otel_types.AttributeValue], exc: BaseException) -> None:
+        """``error.type``, the ``exception`` event and the ERROR status, every text scrubbed of secrets.
+
+        Not ``span.record_exception``: it would export the message and stack trace as they are.
+        """
+        kind = attrs[semconv.ERROR_TYPE] = semconv.error_type(exc)
+        message = scrub_text(str(exc))
+        trace_text = scrub_text("".join(traceback.format_exception(exc)))
+        span.add_event(
+            semconv.EVENT_EXCEPTION,
+            {
+                semconv.EXCEPTION_TYPE: kind,
+                semconv.EXCEPTION_MESSAGE: message,
+                semconv.EXCEPTION_STACKTRACE: trace_text,
+            },
+        )
+        span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {message}"))
 
     def _hash_output(self, call: CallRecord, output: object, digest: StreamHasher | None) -> None:
         hasher = config.hasher()

@@ -8,7 +8,7 @@ generators and ``arelay`` for async generators; what happens at each step is the
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Generator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from typing import Any, Protocol
 
 __all__ = ["AsyncView", "Hooks", "Passthrough", "arelay", "relay"]
@@ -33,13 +33,21 @@ class Hooks(Protocol):
         """
 
 
-def relay(stream: Generator[Any, Any, Any], hooks: Hooks) -> Generator[Any, Any, Any]:
-    """Yield what ``stream`` yields, forwarding ``send``/``throw``/``close`` to it, calling ``hooks``."""
+def relay(start: Callable[[], Generator[Any, Any, Any]], hooks: Hooks) -> Generator[Any, Any, Any]:
+    """Yield what the generator ``start()`` makes yields, forwarding ``send``/``throw``/``close`` to it.
+
+    ``start`` runs at the first step, inside ``hooks.enter()``, so a failure to start is an
+    ``error`` like any other.
+    """
+    enter, on_item = hooks.enter, hooks.item
+    stream: Generator[Any, Any, Any] | None = None
     sent: Any = None
     thrown: BaseException | None = None
     while True:
-        token = hooks.enter()
+        token = enter()
         try:
+            if stream is None:
+                stream = start()
             item = stream.send(sent) if thrown is None else stream.throw(thrown)
         except StopIteration as stop:
             hooks.end(token, True)
@@ -47,11 +55,11 @@ def relay(stream: Generator[Any, Any, Any], hooks: Hooks) -> Generator[Any, Any,
         except BaseException as exc:
             hooks.error(token, exc, thrown)
             raise
-        hooks.item(token, item)
+        on_item(token, item)
         try:
             sent, thrown = (yield item), None
         except GeneratorExit:  # the consumer stopped early (break, close(), garbage collection)
-            token = hooks.enter()
+            token = enter()
             try:
                 stream.close()
             finally:
@@ -61,13 +69,17 @@ def relay(stream: Generator[Any, Any, Any], hooks: Hooks) -> Generator[Any, Any,
             sent, thrown = None, exc
 
 
-async def arelay(stream: Any, hooks: Hooks) -> AsyncGenerator[Any, Any]:
-    """``relay`` for async generators (``asend``/``athrow``/``aclose``), or an ``AsyncView`` of a sync one."""
+async def arelay(start: Callable[[], Awaitable[Any]], hooks: Hooks) -> AsyncGenerator[Any, Any]:
+    """``relay`` for async generators: ``await start()`` makes the stream (``asend``/``athrow``/``aclose``)."""
+    enter, on_item = hooks.enter, hooks.item
+    stream: Any = None
     sent: Any = None
     thrown: BaseException | None = None
     while True:
-        token = hooks.enter()
+        token = enter()
         try:
+            if stream is None:
+                stream = await start()
             item = await (stream.asend(sent) if thrown is None else stream.athrow(thrown))
         except StopAsyncIteration:
             hooks.end(token, True)
@@ -75,11 +87,11 @@ async def arelay(stream: Any, hooks: Hooks) -> AsyncGenerator[Any, Any]:
         except BaseException as exc:
             hooks.error(token, exc, thrown)
             raise
-        hooks.item(token, item)
+        on_item(token, item)
         try:
             sent, thrown = (yield item), None
         except GeneratorExit:  # aclose(), break out of `async for`, or garbage collection
-            token = hooks.enter()
+            token = enter()
             try:
                 await stream.aclose()
             finally:

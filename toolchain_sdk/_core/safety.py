@@ -12,12 +12,17 @@ import logging
 import os
 import threading
 
-__all__ = ["logger", "report", "reset_warnings", "warn_once"]
+__all__ = ["logger", "report", "reset_warnings", "strict", "warn_once"]
 
 logger = logging.getLogger("toolchain_sdk")
 
 _seen: set[str] = set()
 _lock = threading.Lock()
+
+
+def strict() -> bool:
+    """Whether ``TOOLCHAIN_STRICT`` asks for the SDK's own errors to be raised (our test suite sets it)."""
+    return _strict()
 
 
 def _strict() -> bool:

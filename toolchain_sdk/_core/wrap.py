@@ -137,50 +137,18 @@ class _Stream:
         self.surface.fail(self.call, exc, self.digest if self.started else None)
 
 
-class _Body:
-    """The governed generator, started at its first step: the gates run, then the function is called."""
-
-    __slots__ = ("_run", "_stream", "_wrapped")
-
-    def __init__(self, run: _Stream, wrapped: Callable[..., Any]) -> None:
-        self._run, self._wrapped = run, wrapped
-        self._stream: Any = None
-
-    def _start(self, target: Callable[..., Any]) -> Any:
-        run = self._run
-        self._stream = target(*run.args, **run.kwargs)
-        run.started = True
-        return self._stream
-
-    def send(self, value: Any) -> Any:
-        run = self._run
-        stream = self._stream or self._start(run.surface.run_gates(run.call, self._wrapped))  # type: ignore[arg-type]
-        return stream.send(value)
-
-    def throw(self, exc: BaseException) -> Any:
-        return self._stream.throw(exc)
-
-    def close(self) -> None:
-        if self._stream is not None:
-            self._stream.close()
-
-    async def asend(self, value: Any) -> Any:
-        run = self._run
-        stream = self._stream or self._start(await run.surface.arun_gates(run.call, self._wrapped))  # type: ignore[arg-type]
-        return await stream.asend(value)
-
-    async def athrow(self, exc: BaseException) -> Any:
-        return await self._stream.athrow(exc)
-
-    async def aclose(self) -> None:
-        if self._stream is not None:
-            await self._stream.aclose()
-
-
 def _generator(surface: Surface) -> Wrapper:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         run = _Stream(surface, instance, args, kwargs)
-        return relay(_Body(run, wrapped), run)  # type: ignore[arg-type]
+
+        def start() -> Any:  # at the first step, inside the call's context: gates, then the function
+            call = run.call
+            assert call is not None
+            stream = surface.run_gates(call, wrapped)(*args, **kwargs)
+            run.started = True
+            return stream
+
+        return relay(start, run)
 
     return wrapper
 
@@ -188,6 +156,14 @@ def _generator(surface: Surface) -> Wrapper:
 def _async_generator(surface: Surface) -> Wrapper:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         run = _Stream(surface, instance, args, kwargs)
-        return arelay(_Body(run, wrapped), run)
+
+        async def start() -> Any:
+            call = run.call
+            assert call is not None
+            stream = (await surface.arun_gates(call, wrapped))(*args, **kwargs)
+            run.started = True
+            return stream
+
+        return arelay(start, run)
 
     return wrapper

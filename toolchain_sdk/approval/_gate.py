@@ -187,8 +187,8 @@ class ApprovalGate:
                 surface=self._surface,
                 risk=call.risk,
                 phase=self._when,
-                arguments=json_view(arguments),  # type: ignore[arg-type]
-                arguments_sha256=hasher.hash_arguments(arguments),
+                arguments=json_view(call.recorded_arguments),  # type: ignore[arg-type]
+                arguments_sha256=hasher.hash_arguments(call.recorded_arguments),
                 output=output_view(output[0]) if output else None,
                 output_kind=output_kind(output[0]) if output else None,
                 output_sha256=hasher.hash_value(output[0]) if output else None,
@@ -273,7 +273,11 @@ class ApprovalGate:
             return "malformed decision: an edit needs a reason"
         hasher = config.hasher()
         try:  # the subject must still be what was approved (a mutable argument may change while we wait)
-            now = hasher.hash_value(output) if request.phase == "after" else hasher.hash_arguments(call.arguments)
+            now = (
+                hasher.hash_value(output)
+                if request.phase == "after"
+                else hasher.hash_arguments(call.recorded_arguments)
+            )
         except (TypeError, ValueError):
             now = ""
         if now != request.subject_sha256:

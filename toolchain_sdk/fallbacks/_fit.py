@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import inspect
 import itertools
-from collections.abc import AsyncGenerator, Callable, Generator, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterator
 from typing import Any, NoReturn
 
 from toolchain_sdk._core.binding import CALL_PARAM, function_kind
@@ -234,13 +234,13 @@ def _adapt(kind: str, handler_kind: str, invoke: Callable[..., Any], failed: Fai
         return awaited
     if kind == "generator":
         if handler_kind == "generator":
-            return lambda *args, **kwargs: relay(value(*args, **kwargs), _Guard(failed))
+            return lambda *args, **kwargs: relay(lambda: value(*args, **kwargs), _Guard(failed))
         return lambda *args, **kwargs: _one(value(*args, **kwargs))
     # async-generator surface
     if handler_kind == "async-generator":
-        return lambda *args, **kwargs: arelay(value(*args, **kwargs), _Guard(failed))
+        return lambda *args, **kwargs: arelay(_ready(value(*args, **kwargs)), _Guard(failed))
     if handler_kind == "generator":
-        return lambda *args, **kwargs: arelay(AsyncView(value(*args, **kwargs)), _Guard(failed))
+        return lambda *args, **kwargs: arelay(_ready(AsyncView(value(*args, **kwargs))), _Guard(failed))
     if handler_kind == "async":
         return lambda *args, **kwargs: _aone_awaited(value(*args, **kwargs), failed)
     return lambda *args, **kwargs: _aone(value(*args, **kwargs))
@@ -260,6 +260,15 @@ async def _aone_awaited(pending: Any, failed: Fail) -> AsyncGenerator[object, No
     except Exception as exc:
         failed(exc)
     yield item
+
+
+def _ready(stream: object) -> Callable[[], Awaitable[object]]:
+    """A ``start`` for ``arelay`` that hands over a stream made already."""
+
+    async def start() -> object:
+        return stream
+
+    return start
 
 
 class _Guard(Passthrough):

@@ -19,6 +19,7 @@ from toolchain_sdk.errors import ConfigError, KillSwitchEngaged
 from toolchain_sdk.fallbacks import fit
 from toolchain_sdk.flags._model import REASON_DEFAULT, REASON_ERROR, FlagEvaluation, FlagSource, FlagTarget
 from toolchain_sdk.flags._sources import Sources, SourceSpec, build_sources, defaults, state
+from toolchain_sdk.redaction import scrub_text
 
 __all__ = ["KillGate", "build_kill_gate"]
 
@@ -164,35 +165,37 @@ class KillGate:
             return False, allow, error
         return self._nothing if error is None else (self.target.kill_default, self._default, error)
 
+    def _quiet(self, call: CallRecord, sources: Sources) -> bool:
+        """The common case, decided cheaply: env and file sources, none with an entry for this surface."""
+        if not sources.quick or self._engaged or self.target.kill_default:
+            return False
+        target = self.target
+        for source in sources.items:
+            try:
+                ev = source.evaluate(target)
+            except Exception:
+                return False
+            if ev.value is not None or ev.error_type is not None:
+                return False
+        if call.span is not None:
+            attrs = call.attrs
+            attrs[semconv.KILL_SWITCH_ACTIVE] = False
+            attrs[semconv.FEATURE_FLAG_KEY] = self.flag
+        return True
+
     def check(self, call: CallRecord) -> Callable[..., Any] | None:
         """The fallback when the switch is on (``KillSwitchEngaged`` without one), else ``None``."""
         sources = self._own or state.current or defaults()
-        if sources.quick and not (self._engaged or self.target.kill_default):
-            # the common case: env and file sources, none with an entry for this surface
-            target = self.target
-            for source in sources.items:
-                try:
-                    ev = source.evaluate(target)
-                except Exception:
-                    break
-                if ev.value is not None or ev.error_type is not None:
-                    break
-            else:
-                if call.span is not None:
-                    attrs = call.attrs
-                    attrs[semconv.KILL_SWITCH_ACTIVE] = False
-                    attrs[semconv.FEATURE_FLAG_KEY] = self.flag
-                return None
-        engaged, ev, error = self._decide(sources)
-        if engaged is False is self._engaged and error is None and call.span is None:
+        if self._quiet(call, sources):
             return None
-        return self._apply(call, engaged, ev, error)
+        return self._apply(call, *self._decide(sources))
 
     async def acheck(self, call: CallRecord) -> Callable[..., Any] | None:
         """``check`` for async paths; async sources (OpenFeature) are awaited."""
         sources = self._own or state.current or defaults()
-        engaged, ev, error = await self._adecide(sources) if sources.any_async else self._decide(sources)
-        return self._apply(call, engaged, ev, error)
+        if self._quiet(call, sources):
+            return None
+        return self._apply(call, *(await self._adecide(sources) if sources.any_async else self._decide(sources)))
 
     def review(self, call: CallRecord, output: object) -> object:
         return output
@@ -203,6 +206,8 @@ class KillGate:
     def _apply(
         self, call: CallRecord, engaged: bool, ev: FlagEvaluation, error: FlagEvaluation | None
     ) -> Callable[..., Any] | None:
+        if engaged is False is self._engaged and error is None and call.span is None:
+            return None  # tracing off and nothing to record
         if engaged is not self._engaged:
             self._transition(engaged, ev)
         if not engaged:
@@ -237,13 +242,13 @@ class KillGate:
             self._record_error(attrs, error)
         call.add_event(semconv.EVENT_KILL_SWITCH_ENGAGED, event)
         if not runs_fallback:
-            raise KillSwitchEngaged(self.target.surface, self.flag)
+            raise KillSwitchEngaged(self.target.surface, self.flag, block=self._kind == "block")
         return self.fallback
 
     def _record_error(self, attrs: dict[str, Any], error: FlagEvaluation) -> None:
         attrs[semconv.FEATURE_FLAG_EVALUATION_REASON] = REASON_ERROR
         attrs[semconv.KILL_SWITCH_ERROR_TYPE] = str(error.error_type)
-        attrs[semconv.FEATURE_FLAG_ERROR_MESSAGE] = f"{error.source}: {error.error_message}"
+        attrs[semconv.FEATURE_FLAG_ERROR_MESSAGE] = scrub_text(f"{error.source}: {error.error_message}")
 
     def _transition(self, engaged: bool, ev: FlagEvaluation) -> None:
         self._engaged = engaged
@@ -284,7 +289,7 @@ def build_kill_gate(
         )
     if not isinstance(default, bool):
         raise ConfigError(f"{surface}: kill_default must be True or False, not {default!r}")
-    if fallback is None and risk in ("medium", "high"):
+    if fallback is None and risk in ("medium", "high") and kind != "block":  # a block raises KillSwitchEngaged
         raise ConfigError(
             f"{surface}: risk={risk!r} needs a deterministic fallback for when its kill switch is on: "
             "fallback=handler (same arguments), tc.fallbacks.template('...'), tc.fallbacks.static(...), "

@@ -40,6 +40,7 @@ class SurfaceSpec(BaseModel):
     kill_default: bool = False
     fallback: str | None = None
     approval: str | None = None
+    exclude_args: tuple[str, ...] = ()
     kind: Literal["function", "async", "generator", "async-generator", "block"] = "function"
     location: str | None = None
 

@@ -22,7 +22,7 @@ UNSCRUBBABLE: Final = "[REDACTED: could not be scrubbed]"
 
 
 def scrub_text(text: str) -> str:
-    """``text`` with API keys, tokens, private keys, credentials, US SSNs and card numbers replaced by ``[REDACTED]``."""
+    """``text`` with API keys, tokens, private keys, credentials, US SSNs and card numbers as ``[REDACTED]``."""
     try:
         return card_number(us_ssn(SECRET_VALUE_RE.sub(REDACTED, text)))
     except Exception:  # fail closed: never export what could not be checked

@@ -15,9 +15,10 @@ import sys
 import threading
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 
 from toolchain_sdk import semconv
 from toolchain_sdk._core.safety import logger, warn_once
@@ -44,13 +45,44 @@ the public getter again.
 _FAST_READ = _PROVIDER_GLOBAL in _API_NAMESPACE
 
 
+class _Swappable(SpanProcessor):
+    """The one processor ``configure()`` adds to a provider; a later ``configure()`` swaps what is inside.
+
+    A provider cannot drop a processor once added, so re-configuring used to leave the old one
+    attached (and shut down: "Processor is already shutdown" on every span). Now the new
+    exporter's processor replaces the old one here, and the old one is flushed and shut down.
+    """
+
+    def __init__(self) -> None:
+        self.inner: SpanProcessor | None = None
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        inner = self.inner
+        if inner is not None:
+            inner.on_start(span, parent_context=parent_context)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        inner = self.inner
+        if inner is not None:
+            inner.on_end(span)
+
+    def shutdown(self) -> None:
+        inner, self.inner = self.inner, None
+        if inner is not None:
+            inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        inner = self.inner
+        return inner.force_flush(timeout_millis) if inner is not None else True
+
+
 class _State:
     """What ``install`` set up; replaced wholesale so readers need no lock."""
 
     def __init__(self) -> None:
         self.seen: tuple[object, trace.Tracer | None] = (_UNSEEN, None)
         self.owned: TracerProvider | None = None
-        self.processors: list[SpanProcessor] = []
+        self.slots: dict[int, _Swappable] = {}  # by id(provider): our one processor on each provider
         self.exporters: list[SafeExporter] = []
         self.exit_flush_s = 5.0
 
@@ -60,43 +92,79 @@ _install_lock = threading.Lock()
 _atexit_registered = False
 
 
+def _resource_attributes(settings: Settings) -> dict[str, str]:
+    attrs: dict[str, str] = dict(settings.resource_attributes)
+    if settings.service_name:
+        attrs["service.name"] = settings.service_name
+    return attrs
+
+
+def _check_resource(provider: TracerProvider, settings: Settings, owned: bool) -> None:
+    """Warn when ``configure()`` asks for resource attributes the provider does not have (a resource is fixed)."""
+    wanted = _resource_attributes(settings)
+    have = provider.resource.attributes
+    differ = {k: v for k, v in wanted.items() if have.get(k) != v}
+    if not differ:
+        return
+    whose = (
+        "the tracer provider configure() installed first keeps the resource it was made with"
+        if owned
+        else "the resource belongs to the application's TracerProvider"
+    )
+    logger.warning(
+        "toolchain_sdk: configure() asked for resource attributes %s, but %s (%s); set them where that "
+        "provider is made (or call configure() once, at start-up)",
+        differ,
+        whose,
+        {k: have.get(k) for k in differ},
+    )
+
+
 def install(settings: Settings, *, add_to_existing: bool = False) -> None:
     """Install tracing for ``settings`` (called by ``configure()``).
 
     An SDK provider the application installed is kept; our exporter is added to it only with
-    ``add_to_existing`` (an exporter passed to ``configure()`` explicitly).
+    ``add_to_existing`` (an exporter passed to ``configure()`` explicitly). A provider that is
+    not the OpenTelemetry SDK's is used as it is (no exporter can be added to it). A second
+    ``install`` replaces the exporter the first one added.
     """
     global _atexit_registered
     with _install_lock:
-        for old in _state.processors:  # a re-configure replaces what we added before
-            old.shutdown()
-        _state.processors = []
         _state.exit_flush_s = settings.exit_flush_s
         current = trace.get_tracer_provider()
         built = build_exporter(settings)
+        provider: TracerProvider | None
         if isinstance(current, TracerProvider):
             provider = current
+            _check_resource(provider, settings, owned=current is _state.owned)
             if current is not _state.owned and not add_to_existing:
                 logger.info("toolchain_sdk: using the application's TracerProvider as it is")
                 built = None
+        elif not isinstance(current, (trace.ProxyTracerProvider, trace.NoOpTracerProvider)):
+            provider = None  # the application's own (non-SDK) provider: governed spans go to it
+            if add_to_existing:
+                logger.warning(
+                    "toolchain_sdk: the application's tracer provider %s is not the OpenTelemetry SDK's, so "
+                    "configure() cannot add an exporter to it; governed spans go wherever it sends them",
+                    type(current).__qualname__,
+                )
+            built = None
         else:
             if os.environ.get(OTEL_SDK_DISABLED, "").lower() == "true":
                 return
-            attrs: dict[str, str] = dict(settings.resource_attributes)
-            if settings.service_name:
-                attrs["service.name"] = settings.service_name
-            provider = TracerProvider(resource=Resource.create(attrs), shutdown_on_exit=False)
+            provider = TracerProvider(resource=Resource.create(_resource_attributes(settings)), shutdown_on_exit=False)
             trace.set_tracer_provider(provider)
             _state.owned = provider
-        if built is not None:
-            safe = SafeExporter(*built)
-            proc: SpanProcessor = BatchSpanProcessor(safe) if settings.batch else SimpleSpanProcessor(safe)
-            provider.add_span_processor(proc)
-            _state.processors.append(proc)
-            _state.exporters.append(safe)
-            sdk_logger = logging.getLogger(SDK_QUEUE_LOGGER)
-            if settings.batch and QUEUE_FULL not in sdk_logger.filters:
-                sdk_logger.filters.insert(0, QUEUE_FULL)  # before the SDK's own filter, which drops repeats
+        if provider is not None:
+            slot = _state.slots.get(id(provider))
+            if slot is None and built is not None:
+                slot = _state.slots[id(provider)] = _Swappable()
+                provider.add_span_processor(slot)
+            old = slot.inner if slot is not None else None
+            if slot is not None:
+                slot.inner = _processor(built, settings) if built is not None else None
+            if old is not None:
+                old.shutdown()  # flushes what it still holds
         _state.seen = (_UNSEEN, None)  # force active_tracer() to look again
         if not _atexit_registered:
             atexit.register(_flush_at_exit)
@@ -105,8 +173,19 @@ def install(settings: Settings, *, add_to_existing: bool = False) -> None:
             _atexit_registered = True
 
 
+def _processor(built: tuple[SpanExporter, str], settings: Settings) -> SpanProcessor:
+    safe = SafeExporter(*built)
+    _state.exporters.append(safe)
+    if not settings.batch:
+        return SimpleSpanProcessor(safe)
+    sdk_logger = logging.getLogger(SDK_QUEUE_LOGGER)
+    if QUEUE_FULL not in sdk_logger.filters:
+        sdk_logger.filters.insert(0, QUEUE_FULL)  # before the SDK's own filter, which drops repeats
+    return BatchSpanProcessor(safe)
+
+
 def active_tracer() -> trace.Tracer | None:
-    """The SDK tracer to use, or ``None`` when no SDK provider is installed (tracing is off).
+    """The tracer to use, or ``None`` when no provider is installed (tracing is off).
 
     Cheap enough for every call: one dict lookup and an identity check (see ``_PROVIDER_GLOBAL``).
     """
@@ -117,13 +196,28 @@ def active_tracer() -> trace.Tracer | None:
 
 
 def _look_again() -> trace.Tracer | None:
-    """Resolve the global provider through the public getter and remember the answer."""
+    """Resolve the global provider through the public getter and remember the answer.
+
+    Any provider but OpenTelemetry's proxy (nothing installed) and no-op one counts as on, the
+    SDK's or another (a vendor distribution, a wrapper). One that hands out no-op tracers
+    (``OTEL_SDK_DISABLED=true``) is off; one that fails to give a tracer is off, with a warning.
+    """
     provider = trace.get_tracer_provider()  # loads OTEL_PYTHON_TRACER_PROVIDER when set
     tracer: trace.Tracer | None = None
-    if isinstance(provider, TracerProvider):
-        candidate = provider.get_tracer(semconv.INSTRUMENTATION_NAME, version())
-        if not isinstance(candidate, trace.NoOpTracer):  # OTEL_SDK_DISABLED=true
-            tracer = candidate
+    if not isinstance(provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider)):
+        try:
+            candidate = provider.get_tracer(semconv.INSTRUMENTATION_NAME, version())
+        except Exception as exc:
+            warn_once(
+                "tracer-provider",
+                "toolchain_sdk: the tracer provider %s gave no tracer (%s: %s); governed calls are not traced",
+                type(provider).__qualname__,
+                type(exc).__name__,
+                exc,
+            )
+        else:
+            if not isinstance(candidate, (trace.NoOpTracer, trace.ProxyTracer)):
+                tracer = candidate
     _state.seen = (_API_NAMESPACE.get(_PROVIDER_GLOBAL) if _FAST_READ else provider, tracer)
     return tracer
 
@@ -137,8 +231,8 @@ def _shutdown_owned() -> None:
     if _state.owned is not None:
         _state.owned.shutdown()
     else:
-        for proc in _state.processors:
-            proc.shutdown()
+        for slot in _state.slots.values():
+            slot.shutdown()
 
 
 def shutdown(timeout_s: float | None = None) -> bool:
