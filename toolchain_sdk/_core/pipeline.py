@@ -19,6 +19,7 @@ from opentelemetry.util import types as otel_types
 from toolchain_sdk import config, semconv
 from toolchain_sdk._core.binding import CALL_PARAM, Binder
 from toolchain_sdk._core.call import CURRENT, CallRecord
+from toolchain_sdk._core.returned import GovernedStream, is_stream
 from toolchain_sdk._core.safety import report, warn_once
 from toolchain_sdk.hashing import StreamHasher
 from toolchain_sdk.inventory import SurfaceSpec
@@ -139,8 +140,14 @@ class Surface:
         return output
 
     def done(self, call: CallRecord, tokens: tuple[object, object], output: object) -> object:
-        """Leave the call's context and end its span with ``output``; returns ``output``."""
+        """Leave the call's context and end its span with ``output``; returns ``output``.
+
+        A stream (an iterator) returned by a plain function comes back wrapped, and its span
+        ends when the stream does (``_core/returned.py``).
+        """
         leave(tokens)
+        if type(output) not in _NOT_STREAMS and call.span is not None and is_stream(output):
+            return GovernedStream(output, self, call)
         self.finish(call, output)
         return output
 
@@ -233,6 +240,9 @@ class Surface:
         if hasher.key_id:
             call.attrs[semconv.HASH_KEY_ID] = hasher.key_id
 
+
+_NOT_STREAMS = frozenset({str, bytes, dict, list, tuple, int, float, bool, type(None)})
+"""The common return types, told apart from streams without an ABC check."""
 
 _NO_OUTPUT = object()
 """``output`` of a call that returned nothing to hash (a block without ``record_output``, a stream)."""
