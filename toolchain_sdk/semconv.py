@@ -20,6 +20,9 @@ __all__ = [
     "APPROVAL_WAIT_MS",
     "APPROVAL_WHEN",
     "CAPTURE_MODE",
+    "CONTENT_ATTRIBUTES",
+    "CONTENT_EVENTS",
+    "CONTENT_PREFIXES",
     "DATA_CLASS",
     "ERROR_TYPE",
     "EVENT_APPROVAL_DECIDED",
@@ -60,6 +63,7 @@ __all__ = [
     "KILL_SWITCH_RULE",
     "KILL_SWITCH_SOURCE",
     "MODEL_MISMATCH",
+    "OPENINFERENCE_SPAN_KIND",
     "OUTCOME",
     "OUTPUT_SHA256",
     "OVERRIDE_EDITOR",
@@ -76,6 +80,9 @@ __all__ = [
     "ROUTE_NAME",
     "SDK_OWNED",
     "SDK_OWNED_PREFIXES",
+    "SPAN_KIND_CHAIN",
+    "SPAN_KIND_GUARDRAIL",
+    "SPAN_KIND_LLM",
     "STREAM_CHUNKS",
     "STREAM_COMPLETED",
     "SURFACE",
@@ -101,6 +108,25 @@ GEN_AI_PROMPT_NAME: Final = "gen_ai.prompt.name"
 GEN_AI_PROMPT_VERSION: Final = "gen_ai.prompt.version"
 GEN_AI_DATA_SOURCE_ID: Final = "gen_ai.data_source.id"
 ERROR_TYPE: Final = "error.type"
+
+# --- OpenInference (Arize Phoenix) --------------------------------------------------------------
+OPENINFERENCE_SPAN_KIND: Final = "openinference.span.kind"
+"""Set explicitly on every governed span: Phoenix infers ``LLM`` from ``gen_ai.operation.name`` otherwise."""
+SPAN_KIND_LLM: Final = "LLM"
+SPAN_KIND_CHAIN: Final = "CHAIN"
+SPAN_KIND_GUARDRAIL: Final = "GUARDRAIL"
+
+# --- GenAI message content (what client instrumentations may capture) ------------------------------
+CONTENT_ATTRIBUTES: Final = frozenset(
+    {"gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions", "gen_ai.prompt",
+     "gen_ai.completion", "input.value", "output.value"}
+)  # fmt: skip
+CONTENT_PREFIXES: Final = ("gen_ai.prompt.", "gen_ai.completion.", "llm.input_messages.", "llm.output_messages.")
+CONTENT_EVENTS: Final = frozenset(
+    {"gen_ai.user.message", "gen_ai.system.message", "gen_ai.assistant.message", "gen_ai.tool.message",
+     "gen_ai.choice", "gen_ai.client.inference.operation.details", "gen_ai.content.prompt",
+     "gen_ai.content.completion"}
+)  # fmt: skip
 
 # --- OpenTelemetry exception conventions (the ``exception`` span event) -------------------------
 EVENT_EXCEPTION: Final = "exception"
@@ -187,7 +213,8 @@ def error_type(exc: BaseException) -> str:
 
 def _sdk_owned() -> frozenset[str]:
     names = {v for k, v in globals().items() if k.isupper() and isinstance(v, str) and not k.startswith("EVENT_")}
-    return frozenset(n for n in names if "." in n and not n.startswith(("exception.",)))
+    attributes = {n for n in names if "." in n and not n.startswith("exception.")}
+    return frozenset(attributes - CONTENT_ATTRIBUTES)
 
 
 SDK_OWNED: Final = _sdk_owned()

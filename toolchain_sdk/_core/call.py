@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, cast
 
 from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import Span
 from opentelemetry.util import types as otel_types
 
@@ -60,6 +61,14 @@ def _attribute_value(value: object) -> otel_types.AttributeValue | None:
         return None
 
 
+def _carries_content(span: ReadableSpan) -> bool:
+    """Whether a client span holds prompt or completion text (attributes or events)."""
+    keys = (span.attributes or {}).keys()
+    if any(k in semconv.CONTENT_ATTRIBUTES or k.startswith(semconv.CONTENT_PREFIXES) for k in keys):
+        return True
+    return any(e.name in semconv.CONTENT_EVENTS for e in getattr(span, "events", ()))
+
+
 class CallRecord:
     """What the SDK knows about one governed call; written by the pipeline and the gates only.
 
@@ -74,8 +83,8 @@ class CallRecord:
         outcome: ``ok``, ``fallback``, ``denied`` or ``error`` once known.
     """
 
-    __slots__ = ("_handle", "args", "attrs", "context", "events", "instance", "kwargs", "outcome", "output",
-                 "span", "surface")  # fmt: skip
+    __slots__ = ("_handle", "args", "attrs", "context", "events", "instance", "kwargs", "model_child", "outcome",
+                 "output", "span", "surface")  # fmt: skip
 
     def __init__(self, surface: Surface, args: tuple[object, ...], kwargs: dict[str, object], instance: object) -> None:
         self.surface = surface
@@ -88,6 +97,7 @@ class CallRecord:
         self.events: list[tuple[str, dict[str, otel_types.AttributeValue], int]] = []
         self.output: tuple[object] | None = None
         self.outcome: str | None = None
+        self.model_child = False  # a GenAI client span ran beneath this call (it holds the usage)
         self._handle: GovernedCall | None = None
 
     @property
@@ -113,6 +123,22 @@ class CallRecord:
     @property
     def risk(self) -> str:
         return self.surface.spec.risk
+
+    def saw_child(self, span: ReadableSpan) -> None:
+        """A span started or ended beneath this call (told by the tracing child-span watcher)."""
+        attrs = span.attributes or {}
+        if semconv.GEN_AI_OPERATION_NAME not in attrs:
+            return
+        self.model_child = True
+        if not self.surface.hash_io and _carries_content(span):
+            warn_once(
+                f"child-content:{self.surface.span_name}",
+                "toolchain_sdk: %s has capture='none' but the model-call span %r beneath it carries message "
+                "content; turn the client instrumentation's content capture off "
+                "(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=false) for this service",
+                self.surface.span_name,
+                span.name,
+            )
 
     def add_event(self, name: str, attributes: Mapping[str, object] | None = None) -> None:
         """Add a span event stamped now, its text scrubbed of secrets (kept until the span ends)."""

@@ -25,7 +25,7 @@ from toolchain_sdk.hashing import StreamHasher
 from toolchain_sdk.inventory import SurfaceSpec
 from toolchain_sdk.prompts import Prompt
 from toolchain_sdk.redaction import scrub_text
-from toolchain_sdk.tracing import active_tracer
+from toolchain_sdk.tracing import active_tracer, active_watcher
 
 __all__ = ["Gate", "Surface", "enter", "leave"]
 
@@ -98,7 +98,10 @@ class Surface:
         if tracer is None:
             return call
         try:
-            call.span = tracer.start_span(self.span_name, kind=SpanKind.CLIENT, attributes=self.static_attrs)
+            span = call.span = tracer.start_span(self.span_name, kind=SpanKind.INTERNAL, attributes=self.static_attrs)
+            watcher = active_watcher()
+            if watcher is not None:
+                watcher.watch(span.get_span_context().span_id, call.saw_child)
             if self.hash_io and self.binder.has_parameters:
                 hasher = config.hasher()
                 try:
@@ -195,7 +198,8 @@ class Surface:
         """Write what the call recorded and end its span; a failure here ends the span bare, never raises."""
         try:
             attrs = call.attrs
-            attrs[semconv.OUTCOME] = call.outcome or outcome
+            outcome = attrs[semconv.OUTCOME] = call.outcome or outcome
+            attrs[semconv.OPENINFERENCE_SPAN_KIND] = _usage_rule(attrs, outcome, call.model_child)
             if completed is not None:
                 attrs[semconv.STREAM_COMPLETED] = completed
             if digest is not None:
@@ -239,6 +243,41 @@ class Surface:
         call.attrs[semconv.HASH_ALG] = hasher.alg
         if hasher.key_id:
             call.attrs[semconv.HASH_KEY_ID] = hasher.key_id
+
+
+_USAGE = (
+    semconv.GEN_AI_USAGE_INPUT_TOKENS,
+    semconv.GEN_AI_USAGE_OUTPUT_TOKENS,
+    semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+    semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
+    semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+)
+_RESPONSE = (
+    semconv.GEN_AI_RESPONSE_MODEL,
+    semconv.GEN_AI_RESPONSE_ID,
+    semconv.GEN_AI_RESPONSE_FINISH_REASONS,
+    semconv.MODEL_MISMATCH,
+)
+
+
+def _usage_rule(attrs: dict[str, otel_types.AttributeValue], outcome: str, model_child: bool) -> str:
+    """Apply the one-count rule for usage and return the span's ``openinference.span.kind``.
+
+    A call that never reached a model (fallback, denied) carries no usage and no response model.
+    When a GenAI client span ran beneath the call, that span holds the usage: the governed span
+    keeps only the response model (for the mismatch check). Otherwise a ``record_usage`` is the
+    evidence of a model call, and the governed span is that call's only record (``LLM``).
+    """
+    if outcome in ("fallback", "denied"):
+        for key in (*_USAGE, *_RESPONSE):
+            attrs.pop(key, None)
+        return semconv.SPAN_KIND_GUARDRAIL
+    recorded = any(key in attrs for key in _USAGE)
+    if model_child:
+        for key in _USAGE:
+            attrs.pop(key, None)
+        return semconv.SPAN_KIND_CHAIN
+    return semconv.SPAN_KIND_LLM if recorded else semconv.SPAN_KIND_CHAIN
 
 
 _NOT_STREAMS = frozenset({str, bytes, dict, list, tuple, int, float, bool, type(None)})

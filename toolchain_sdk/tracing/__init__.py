@@ -6,6 +6,16 @@ counted (``dropped_spans()``) and warned about once; they never reach the applic
 """
 
 from toolchain_sdk.tracing._exporters import OtlpJsonFileExporter, SafeExporter
-from toolchain_sdk.tracing._provider import active_tracer, dropped_spans, install, shutdown
+from toolchain_sdk.tracing._provider import active_tracer, active_watcher, dropped_spans, install, shutdown
+from toolchain_sdk.tracing._watch import ChildWatcher
 
-__all__ = ["OtlpJsonFileExporter", "SafeExporter", "active_tracer", "dropped_spans", "install", "shutdown"]
+__all__ = [
+    "ChildWatcher",
+    "OtlpJsonFileExporter",
+    "SafeExporter",
+    "active_tracer",
+    "active_watcher",
+    "dropped_spans",
+    "install",
+    "shutdown",
+]

@@ -25,8 +25,9 @@ from toolchain_sdk._core.safety import logger, warn_once
 from toolchain_sdk._version import version
 from toolchain_sdk.config import OTEL_SDK_DISABLED, Settings
 from toolchain_sdk.tracing._exporters import QUEUE_FULL, SDK_QUEUE_LOGGER, SafeExporter, build_exporter
+from toolchain_sdk.tracing._watch import ChildWatcher
 
-__all__ = ["active_tracer", "dropped_spans", "install", "shutdown"]
+__all__ = ["active_tracer", "active_watcher", "dropped_spans", "install", "shutdown"]
 
 _UNSEEN = object()
 """No provider looked at yet: makes ``active_tracer()`` look again."""
@@ -80,7 +81,8 @@ class _State:
     """What ``install`` set up; replaced wholesale so readers need no lock."""
 
     def __init__(self) -> None:
-        self.seen: tuple[object, trace.Tracer | None] = (_UNSEEN, None)
+        self.seen: tuple[object, trace.Tracer | None, ChildWatcher | None] = (_UNSEEN, None, None)
+        self.watchers: dict[int, ChildWatcher] = {}  # by id(provider): the child-span watcher on each SDK provider
         self.owned: TracerProvider | None = None
         self.slots: dict[int, _Swappable] = {}  # by id(provider): our one processor on each provider
         self.exporters: list[SafeExporter] = []
@@ -165,7 +167,7 @@ def install(settings: Settings, *, add_to_existing: bool = False) -> None:
                 slot.inner = _processor(built, settings) if built is not None else None
             if old is not None:
                 old.shutdown()  # flushes what it still holds
-        _state.seen = (_UNSEEN, None)  # force active_tracer() to look again
+        _state.seen = (_UNSEEN, None, None)  # force active_tracer() to look again
         if not _atexit_registered:
             atexit.register(_flush_at_exit)
             if hasattr(os, "register_at_fork"):
@@ -189,10 +191,25 @@ def active_tracer() -> trace.Tracer | None:
 
     Cheap enough for every call: one dict lookup and an identity check (see ``_PROVIDER_GLOBAL``).
     """
-    seen, tracer = _state.seen
-    if (_API_NAMESPACE.get(_PROVIDER_GLOBAL) if _FAST_READ else trace.get_tracer_provider()) is seen:
-        return tracer
+    seen = _state.seen
+    if (_API_NAMESPACE.get(_PROVIDER_GLOBAL) if _FAST_READ else trace.get_tracer_provider()) is seen[0]:
+        return seen[1]
     return _look_again()
+
+
+def active_watcher() -> ChildWatcher | None:
+    """The child-span watcher on the provider ``active_tracer()`` found (``None``: not an SDK provider)."""
+    return _state.seen[2]
+
+
+def _watcher_for(provider: TracerProvider) -> ChildWatcher:
+    """The provider's child-span watcher, added the first time the SDK sees the provider."""
+    with _install_lock:
+        watcher = _state.watchers.get(id(provider))
+        if watcher is None:
+            watcher = _state.watchers[id(provider)] = ChildWatcher()
+            provider.add_span_processor(watcher)
+        return watcher
 
 
 def _look_again() -> trace.Tracer | None:
@@ -218,7 +235,8 @@ def _look_again() -> trace.Tracer | None:
         else:
             if not isinstance(candidate, (trace.NoOpTracer, trace.ProxyTracer)):
                 tracer = candidate
-    _state.seen = (_API_NAMESPACE.get(_PROVIDER_GLOBAL) if _FAST_READ else provider, tracer)
+    watcher = _watcher_for(provider) if tracer is not None and isinstance(provider, TracerProvider) else None
+    _state.seen = (_API_NAMESPACE.get(_PROVIDER_GLOBAL) if _FAST_READ else provider, tracer, watcher)
     return tracer
 
 
