@@ -86,8 +86,8 @@ def demo() -> None:
         "toolchain.fallback.handler",
         "toolchain.kill_switch.rule",
         "feature_flag.key",
-        "feature_flag.provider_name",
-        "feature_flag.evaluation.reason",
+        "feature_flag.provider.name",
+        "feature_flag.result.reason",
     ):
         print(f"   {key} = {(span.attributes or {}).get(key)}")
     print(f"   events: {[e.name for e in span.events]}")

@@ -93,7 +93,7 @@ def test_env_switches_a_surface_to_its_fallback(spans: SpanRecorder, monkeypatch
     assert a[semconv.FALLBACK_HANDLER].endswith("test_env_switches_a_surface_to_its_fallback.<locals>.handler")
     assert a[semconv.FEATURE_FLAG_KEY] == "env.refund.kill"
     assert a[semconv.FEATURE_FLAG_PROVIDER_NAME] == "toolchain-env:TOOLCHAIN_KILL"
-    assert a[semconv.FEATURE_FLAG_EVALUATION_REASON] == "static"
+    assert a[semconv.FEATURE_FLAG_RESULT_REASON] == "static"
     assert a[semconv.KILL_SWITCH_SOURCE] == "env"
     assert a[semconv.KILL_SWITCH_RULE] == "env.*"
     [event] = [e for e in span.events if e.name == semconv.EVENT_KILL_SWITCH_ENGAGED]
@@ -315,7 +315,7 @@ def test_corrupt_file_keeps_last_known_answer(flag_file: tuple[FlagFile, FileSou
     source.refresh()
     assert fn("x") == "fallback:x"
     a = attrs(spans.spans("bad.file")[-1])
-    assert a[semconv.FEATURE_FLAG_EVALUATION_REASON] == "error"
+    assert a[semconv.FEATURE_FLAG_RESULT_REASON] == "error"
     assert a[semconv.KILL_SWITCH_ERROR_TYPE] == "toolchain_sdk.errors.ConfigError"
     assert "not valid JSON" in a[semconv.FEATURE_FLAG_ERROR_MESSAGE]
     ff.path.write_text(json.dumps({"version": 1, "flags": {}}))
@@ -335,7 +335,7 @@ def test_corrupt_file_before_any_value_uses_kill_default(
     fn = surface(f"bad.first.{kill_default}".lower(), kill_default=kill_default)
     assert fn("x") == ("fallback:x" if kill_default else "model:x")
     a = attrs(spans.spans(f"bad.first.{kill_default}".lower())[-1])
-    assert a[semconv.FEATURE_FLAG_EVALUATION_REASON] == "error"
+    assert a[semconv.FEATURE_FLAG_RESULT_REASON] == "error"
     assert a[semconv.KILL_SWITCH_ACTIVE] is kill_default
 
 
@@ -344,7 +344,7 @@ def test_unreadable_path_is_an_error_not_a_crash(tmp_path: Path, spans: SpanReco
     (tmp_path / "dir.json").mkdir()
     flags.set_sources([FileSource(tmp_path / "dir.json")])
     assert surface("bad.dir")("x") == "model:x"
-    assert attrs(spans.one("bad.dir"))[semconv.FEATURE_FLAG_EVALUATION_REASON] == "error"
+    assert attrs(spans.one("bad.dir"))[semconv.FEATURE_FLAG_RESULT_REASON] == "error"
 
 
 def test_missing_file_is_no_opinion(tmp_path: Path, spans: SpanRecorder) -> None:
@@ -353,7 +353,7 @@ def test_missing_file_is_no_opinion(tmp_path: Path, spans: SpanRecorder) -> None
     assert surface("no.file")("x") == "model:x"
     a = attrs(spans.one("no.file"))
     assert a[semconv.KILL_SWITCH_ACTIVE] is False
-    assert semconv.FEATURE_FLAG_EVALUATION_REASON not in a
+    assert semconv.FEATURE_FLAG_RESULT_REASON not in a
 
 
 def test_kill_default_true_stays_off_until_a_flag_allows(
@@ -364,7 +364,7 @@ def test_kill_default_true_stays_off_until_a_flag_allows(
     fn = surface("default.off", kill_default=True)
     assert fn("x") == "fallback:x"
     a = attrs(spans.one("default.off"))
-    assert (a[semconv.FEATURE_FLAG_EVALUATION_REASON], a[semconv.KILL_SWITCH_SOURCE]) == ("default", "default")
+    assert (a[semconv.FEATURE_FLAG_RESULT_REASON], a[semconv.KILL_SWITCH_SOURCE]) == ("default", "default")
     ff.allow("default.off", reason="reviewed, go live")
     source.refresh()
     assert fn("x") == "model:x"
@@ -412,7 +412,7 @@ def test_raising_source_uses_last_known_then_kill_default(spans: SpanRecorder, c
         assert fn("x") == "model:x"
         assert off("x") == "fallback:x"
     a = attrs(spans.one("raise.low"))
-    assert a[semconv.FEATURE_FLAG_EVALUATION_REASON] == "error"
+    assert a[semconv.FEATURE_FLAG_RESULT_REASON] == "error"
     assert a[semconv.KILL_SWITCH_ERROR_TYPE] == "TimeoutError"
     assert "timed out" in a[semconv.FEATURE_FLAG_ERROR_MESSAGE]
     assert any("raised TimeoutError" in r.getMessage() for r in caplog.records)
@@ -432,8 +432,8 @@ def test_custom_source_variant_and_provider_on_span(spans: SpanRecorder) -> None
     assert surface("custom.one")("x") == "fallback:x"
     span = spans.one("custom.one")
     a = attrs(span)
-    assert (a[semconv.FEATURE_FLAG_VARIANT], a[semconv.FEATURE_FLAG_PROVIDER_NAME]) == ("v", "fixed-provider")
-    assert a[semconv.FEATURE_FLAG_EVALUATION_REASON] == "targeting_match"
+    assert (a[semconv.FEATURE_FLAG_RESULT_VARIANT], a[semconv.FEATURE_FLAG_PROVIDER_NAME]) == ("v", "fixed-provider")
+    assert a[semconv.FEATURE_FLAG_RESULT_REASON] == "targeting_match"
     assert semconv.KILL_SWITCH_RULE not in a
 
 

@@ -80,7 +80,7 @@ def test_in_memory_provider_switches_with_context(spans: SpanRecorder, request: 
     }
     a = attrs(spans.one("of.pay"))
     assert a[semconv.FEATURE_FLAG_PROVIDER_NAME] == "In-Memory Provider"
-    assert (a[semconv.FEATURE_FLAG_VARIANT], a[semconv.FEATURE_FLAG_EVALUATION_REASON]) == ("on", "targeting_match")
+    assert (a[semconv.FEATURE_FLAG_RESULT_VARIANT], a[semconv.FEATURE_FLAG_RESULT_REASON]) == ("on", "targeting_match")
     assert a[semconv.KILL_SWITCH_SOURCE] == "openfeature"
 
 
@@ -106,7 +106,7 @@ def test_provider_errors_use_last_known_then_kill_default(spans: SpanRecorder) -
     assert fn("x") == "fallback:x"  # last known: on
     assert fresh("x") == "model:x"  # nothing known: kill_default=False
     a = attrs(spans.spans("err.two")[-1])
-    assert a[semconv.FEATURE_FLAG_EVALUATION_REASON] == "error"
+    assert a[semconv.FEATURE_FLAG_RESULT_REASON] == "error"
     assert a[semconv.KILL_SWITCH_ERROR_TYPE] == "type_mismatch"
 
 
@@ -209,9 +209,9 @@ def test_flagd_file_edit_engages_the_switch_in_a_running_process(tmp_path: Path,
     assert wait_for(lambda: refund("x") == "fallback:x", timeout=15.0)
     a = attrs(spans.spans("fd.refund")[-1])
     assert a[semconv.FEATURE_FLAG_PROVIDER_NAME] == "FlagdProvider"
-    assert (a[semconv.FEATURE_FLAG_VARIANT], a[semconv.FEATURE_FLAG_EVALUATION_REASON]) == ("on", "static")
+    assert (a[semconv.FEATURE_FLAG_RESULT_VARIANT], a[semconv.FEATURE_FLAG_RESULT_REASON]) == ("on", "static")
     [event] = [e for e in spans.spans("fd.refund")[-1].events if e.name == semconv.EVENT_KILL_SWITCH_ENGAGED]
-    assert dict(event.attributes or {})[semconv.FEATURE_FLAG_VARIANT] == "on"
+    assert dict(event.attributes or {})[semconv.FEATURE_FLAG_RESULT_VARIANT] == "on"
 
     write_flagd(path, "off")
     assert wait_for(lambda: refund("x") == "model:x", timeout=15.0)

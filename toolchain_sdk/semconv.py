@@ -28,6 +28,7 @@ __all__ = [
     "EVENT_APPROVAL_DECIDED",
     "EVENT_APPROVAL_REQUESTED",
     "EVENT_EXCEPTION",
+    "EVENT_FEATURE_FLAG_EVALUATION",
     "EVENT_KILL_SWITCH_ENGAGED",
     "EVENT_ROUTE_FALLBACK",
     "EVENT_ROUTE_RETRY",
@@ -36,10 +37,11 @@ __all__ = [
     "EXCEPTION_TYPE",
     "FALLBACK_HANDLER",
     "FEATURE_FLAG_ERROR_MESSAGE",
-    "FEATURE_FLAG_EVALUATION_REASON",
     "FEATURE_FLAG_KEY",
     "FEATURE_FLAG_PROVIDER_NAME",
-    "FEATURE_FLAG_VARIANT",
+    "FEATURE_FLAG_RESULT_REASON",
+    "FEATURE_FLAG_RESULT_VALUE",
+    "FEATURE_FLAG_RESULT_VARIANT",
     "GEN_AI_DATA_SOURCE_ID",
     "GEN_AI_OPERATION_NAME",
     "GEN_AI_PROMPT_NAME",
@@ -136,10 +138,13 @@ EXCEPTION_STACKTRACE: Final = "exception.stacktrace"
 
 # --- OpenTelemetry feature-flag conventions ----------------------------------------------------
 FEATURE_FLAG_KEY: Final = "feature_flag.key"
-FEATURE_FLAG_VARIANT: Final = "feature_flag.variant"
-FEATURE_FLAG_PROVIDER_NAME: Final = "feature_flag.provider_name"
-FEATURE_FLAG_EVALUATION_REASON: Final = "feature_flag.evaluation.reason"
-FEATURE_FLAG_ERROR_MESSAGE: Final = "feature_flag.evaluation.error.message"
+FEATURE_FLAG_RESULT_VARIANT: Final = "feature_flag.result.variant"
+FEATURE_FLAG_PROVIDER_NAME: Final = "feature_flag.provider.name"
+FEATURE_FLAG_RESULT_REASON: Final = "feature_flag.result.reason"
+FEATURE_FLAG_ERROR_MESSAGE: Final = "feature_flag.error.message"
+FEATURE_FLAG_RESULT_VALUE: Final = "feature_flag.result.value"
+EVENT_FEATURE_FLAG_EVALUATION: Final = "feature_flag.evaluation"
+"""The conventions' evaluation event: recorded when the switch engaged or a source failed."""
 
 # --- toolchain.* -------------------------------------------------------------------------------
 SURFACE: Final = "toolchain.surface"

@@ -217,21 +217,22 @@ class KillGate:
                 attrs[semconv.FEATURE_FLAG_KEY] = self.flag
                 if error is not None:
                     self._record_error(attrs, error)
+                    self._evaluation_event(call, False, ev, error)
             return None
         attrs = call.attrs
         attrs[semconv.KILL_SWITCH_ACTIVE] = True
         attrs[semconv.FEATURE_FLAG_KEY] = self.flag
-        attrs[semconv.FEATURE_FLAG_EVALUATION_REASON] = ev.reason
+        attrs[semconv.FEATURE_FLAG_RESULT_REASON] = ev.reason
         attrs[semconv.KILL_SWITCH_SOURCE] = ev.source
         event: dict[str, Any] = {
             semconv.FEATURE_FLAG_KEY: self.flag,
             semconv.KILL_SWITCH_SOURCE: ev.source,
-            semconv.FEATURE_FLAG_EVALUATION_REASON: ev.reason,
+            semconv.FEATURE_FLAG_RESULT_REASON: ev.reason,
         }
         if ev.provider_name:
             attrs[semconv.FEATURE_FLAG_PROVIDER_NAME] = event[semconv.FEATURE_FLAG_PROVIDER_NAME] = ev.provider_name
         if ev.variant is not None:
-            attrs[semconv.FEATURE_FLAG_VARIANT] = event[semconv.FEATURE_FLAG_VARIANT] = ev.variant
+            attrs[semconv.FEATURE_FLAG_RESULT_VARIANT] = event[semconv.FEATURE_FLAG_RESULT_VARIANT] = ev.variant
         if ev.rule is not None:
             attrs[semconv.KILL_SWITCH_RULE] = event[semconv.KILL_SWITCH_RULE] = ev.rule
         runs_fallback = self.fallback is not None and self._kind != "block"
@@ -241,12 +242,32 @@ class KillGate:
         if error is not None:
             self._record_error(attrs, error)
         call.add_event(semconv.EVENT_KILL_SWITCH_ENGAGED, event)
+        self._evaluation_event(call, True, ev, error)
         if not runs_fallback:
             raise KillSwitchEngaged(self.target.surface, self.flag, block=self._kind == "block")
         return self.fallback
 
+    def _evaluation_event(
+        self, call: CallRecord, engaged: bool, ev: FlagEvaluation, error: FlagEvaluation | None
+    ) -> None:
+        """The conventions' ``feature_flag.evaluation`` event, for an engaged switch or a failed source."""
+        event: dict[str, Any] = {
+            semconv.FEATURE_FLAG_KEY: self.flag,
+            semconv.FEATURE_FLAG_RESULT_VALUE: engaged,
+            semconv.FEATURE_FLAG_RESULT_REASON: REASON_ERROR if error is not None else ev.reason,
+        }
+        provider = (error or ev).provider_name
+        if provider:
+            event[semconv.FEATURE_FLAG_PROVIDER_NAME] = provider
+        if ev.variant is not None:
+            event[semconv.FEATURE_FLAG_RESULT_VARIANT] = ev.variant
+        if error is not None:
+            event[semconv.ERROR_TYPE] = str(error.error_type)
+            event[semconv.FEATURE_FLAG_ERROR_MESSAGE] = f"{error.source}: {error.error_message}"
+        call.add_event(semconv.EVENT_FEATURE_FLAG_EVALUATION, event)
+
     def _record_error(self, attrs: dict[str, Any], error: FlagEvaluation) -> None:
-        attrs[semconv.FEATURE_FLAG_EVALUATION_REASON] = REASON_ERROR
+        attrs[semconv.FEATURE_FLAG_RESULT_REASON] = REASON_ERROR
         attrs[semconv.KILL_SWITCH_ERROR_TYPE] = str(error.error_type)
         attrs[semconv.FEATURE_FLAG_ERROR_MESSAGE] = scrub_text(f"{error.source}: {error.error_message}")
 

@@ -22,7 +22,7 @@ __all__ = [
     "valid_pattern",
 ]
 
-# OpenTelemetry's well-known values for feature_flag.evaluation.reason (lowercase snake_case;
+# OpenTelemetry's well-known values for feature_flag.result.reason (lowercase snake_case;
 # OpenFeature's uppercase reasons are lowered to these, as the OpenFeature spec's appendix D says).
 REASON_STATIC: Final = "static"
 """An entry in the environment or the flag file decided (no dynamic evaluation)."""
@@ -79,11 +79,11 @@ class FlagEvaluation:
     Attributes:
         value: ``True`` switched off (fallback), ``False`` explicitly on the model, ``None`` no
             opinion (the source has no entry for this flag).
-        reason: ``feature_flag.evaluation.reason`` (``static``, ``default``, ``error``,
+        reason: ``feature_flag.result.reason`` (``static``, ``default``, ``error``,
             ``targeting_match``, ... — OpenTelemetry's lowercase values).
         source: short name of the source kind (``env``, ``file``, ``openfeature``, or a custom name).
-        provider_name: ``feature_flag.provider_name``.
-        variant: ``feature_flag.variant``, where the source knows one.
+        provider_name: ``feature_flag.provider.name``.
+        variant: ``feature_flag.result.variant``, where the source knows one.
         rule: the entry that matched (a surface name, flag key or glob pattern), where known.
         error_type: set when the source failed; then ``value`` is its last known answer if
             ``stale`` is true, else unknown (the gate uses ``kill_default``).
