@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 
+from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from toolchain_sdk import config, tracing
@@ -34,6 +35,7 @@ def configure(
     exit_flush_s: float | None = None,
     flags: Sequence[_flags.SourceSpec] | None = None,
     model_aliases: Mapping[str, str] | None = None,
+    metric_readers: Sequence[MetricReader] = (),
 ) -> Settings:
     """Set the SDK up: resolve settings and install tracing (unless the app already did).
 
@@ -57,6 +59,10 @@ def configure(
         model_aliases: model names that resolve to another, for ``toolchain.model.mismatch``
             (alias → the model it resolves to, e.g. ``{"claude-sonnet-4-0": "claude-sonnet-4-20250514"}``);
             a trailing date snapshot needs no entry.
+        metric_readers: metric readers for the meter provider ``configure()`` makes (e.g. an
+            ``InMemoryMetricReader`` in tests), besides the exporters ``OTEL_METRICS_EXPORTER`` names
+            (default: OTLP when traces go to OTLP). A meter provider the application installed is
+            used as it is.
 
     Returns:
         The resolved settings.
@@ -85,6 +91,7 @@ def configure(
         _flags.set_service_name(settings.service_name)
         config.install_settings(settings)
         tracing.install(settings, add_to_existing=exporter is not None or span_exporter is not None)
+        tracing.install_metrics(settings, tracing.resource_for(settings), metric_readers)
     return settings
 
 

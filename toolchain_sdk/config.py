@@ -30,6 +30,8 @@ OTEL_TRACES_EXPORTER: Final = "OTEL_TRACES_EXPORTER"
 OTEL_EXPORTER_OTLP_PROTOCOL: Final = "OTEL_EXPORTER_OTLP_PROTOCOL"
 OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: Final = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
 OTEL_SDK_DISABLED: Final = "OTEL_SDK_DISABLED"
+OTEL_METRICS_EXPORTER: Final = "OTEL_METRICS_EXPORTER"
+"""Comma-separated metric exporters: ``otlp``, ``console``, ``none`` (default: ``otlp`` when traces go to OTLP)."""
 
 ExporterName = Literal["otlp", "console", "file", "none"]
 Protocol = Literal["http/protobuf", "grpc"]
@@ -51,6 +53,7 @@ class Settings(BaseModel):
     hash_key: SecretBytes | None = None
     exit_flush_s: float = Field(default=5.0, ge=0)
     model_aliases: dict[str, str] = Field(default_factory=dict)
+    metrics_exporters: tuple[Literal["otlp", "console"], ...] = ()
 
     @field_validator("exporter", mode="before")
     @classmethod
@@ -78,6 +81,14 @@ def resolve(**given: object) -> Settings:
         values["exit_flush_s"] = flush
     if "traces_file" not in values and (path := _env(TOOLCHAIN_TRACES_FILE)):
         values["traces_file"] = path
+    if "metrics_exporters" not in values:
+        raw = _env(OTEL_METRICS_EXPORTER)
+        if raw is not None:
+            values["metrics_exporters"] = tuple(
+                n.strip().lower() for n in raw.split(",") if n.strip() not in ("", "none")
+            )
+        elif values.get("exporter", "otlp") == "otlp" and "span_exporter" not in values:
+            values["metrics_exporters"] = ("otlp",)  # metrics follow traces to the collector
     if isinstance(values.get("hash_key"), str):
         values["hash_key"] = str(values["hash_key"]).encode("utf-8")
     if "span_exporter" in values and "exporter" not in values:

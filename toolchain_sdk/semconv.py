@@ -51,6 +51,7 @@ __all__ = [
     "GEN_AI_RESPONSE_FINISH_REASONS",
     "GEN_AI_RESPONSE_ID",
     "GEN_AI_RESPONSE_MODEL",
+    "GEN_AI_TOKEN_TYPE",
     "GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS",
     "GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS",
     "GEN_AI_USAGE_INPUT_TOKENS",
@@ -64,6 +65,13 @@ __all__ = [
     "KILL_SWITCH_ERROR_TYPE",
     "KILL_SWITCH_RULE",
     "KILL_SWITCH_SOURCE",
+    "METRIC_APPROVAL_PENDING",
+    "METRIC_APPROVAL_WAIT",
+    "METRIC_CALLS",
+    "METRIC_FALLBACK_FAILED",
+    "METRIC_GEN_AI_OPERATION_DURATION",
+    "METRIC_GEN_AI_TOKEN_USAGE",
+    "METRIC_KILL_SWITCH_ENGAGED",
     "MODEL_MISMATCH",
     "OPENINFERENCE_SPAN_KIND",
     "OUTCOME",
@@ -202,6 +210,17 @@ EVENT_APPROVAL_DECIDED: Final = "approval.decided"
 EVENT_ROUTE_RETRY: Final = "route.retry"  # reserved for routing, with EVENT_ROUTE_FALLBACK
 EVENT_ROUTE_FALLBACK: Final = "route.fallback"
 
+# --- metrics -------------------------------------------------------------------------------------
+METRIC_CALLS: Final = "toolchain.calls"
+METRIC_KILL_SWITCH_ENGAGED: Final = "toolchain.kill_switch.engaged"
+METRIC_FALLBACK_FAILED: Final = "toolchain.fallback.failed"
+METRIC_APPROVAL_WAIT: Final = "toolchain.approval.wait"
+METRIC_APPROVAL_PENDING: Final = "toolchain.approval.pending"
+METRIC_GEN_AI_TOKEN_USAGE: Final = "gen_ai.client.token.usage"
+METRIC_GEN_AI_OPERATION_DURATION: Final = "gen_ai.client.operation.duration"
+GEN_AI_TOKEN_TYPE: Final = "gen_ai.token.type"
+"""Metric attribute of ``gen_ai.client.token.usage``: ``input`` or ``output``."""
+
 # --- who may write what -----------------------------------------------------------------------
 SDK_OWNED_PREFIXES: Final = ("toolchain.", "feature_flag.")
 """Attribute namespaces only the SDK writes on a governed span."""
@@ -217,7 +236,11 @@ def error_type(exc: BaseException) -> str:
 
 
 def _sdk_owned() -> frozenset[str]:
-    names = {v for k, v in globals().items() if k.isupper() and isinstance(v, str) and not k.startswith("EVENT_")}
+    names = {
+        v
+        for k, v in globals().items()
+        if k.isupper() and isinstance(v, str) and not k.startswith(("EVENT_", "METRIC_", "SPAN_KIND_"))
+    }
     attributes = {n for n in names if "." in n and not n.startswith("exception.")}
     return frozenset(attributes - CONTENT_ATTRIBUTES)
 

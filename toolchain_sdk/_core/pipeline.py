@@ -7,6 +7,7 @@ SDK steps fail open through ``_safety``; gates (controls) fail closed and are ne
 
 from __future__ import annotations
 
+import time
 import traceback
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
@@ -25,7 +26,7 @@ from toolchain_sdk.hashing import StreamHasher
 from toolchain_sdk.inventory import SurfaceSpec
 from toolchain_sdk.prompts import Prompt
 from toolchain_sdk.redaction import scrub_text
-from toolchain_sdk.tracing import active_tracer, active_watcher
+from toolchain_sdk.tracing import Instruments, active_tracer, active_watcher, instruments
 
 __all__ = ["Gate", "Surface", "enter", "leave"]
 
@@ -51,8 +52,8 @@ class Gate(Protocol):
 class Surface:
     """One surface compiled at decoration time: its spec, static span attributes and pipeline."""
 
-    __slots__ = ("binder", "excluded", "gates", "hash_io", "inject", "prompt", "reviewers", "span_name", "spec",
-                 "static_attrs")  # fmt: skip
+    __slots__ = ("binder", "excluded", "gates", "genai_metric_attrs", "hash_io", "inject", "metric_attrs", "prompt",
+                 "reviewers", "span_name", "spec", "static_attrs")  # fmt: skip
 
     def __init__(
         self, spec: SurfaceSpec, prompt: Prompt | None, binder: Binder, inject: bool, gates: tuple[Gate, ...]
@@ -81,6 +82,17 @@ class Surface:
             semconv.PROMPT_SHA256: prompt.sha256 if prompt else None,
         }
         self.static_attrs: dict[str, otel_types.AttributeValue] = {k: v for k, v in attrs.items() if v is not None}
+        labels = {semconv.SURFACE: spec.surface, semconv.RISK: spec.risk, semconv.OWNER: spec.owner or ""}
+        self.metric_attrs = {o: {**labels, semconv.OUTCOME: o} for o in ("ok", "fallback", "denied", "error")}
+        self.genai_metric_attrs = {
+            k: v
+            for k, v in {
+                semconv.GEN_AI_OPERATION_NAME: spec.operation,
+                semconv.GEN_AI_PROVIDER_NAME: spec.provider,
+                semconv.GEN_AI_REQUEST_MODEL: spec.model,
+            }.items()
+            if v is not None
+        }
 
     # --- the pipeline steps, shared by every function kind ---------------------------------------
     def check_injection(self, instance: object, args: tuple[object, ...], kwargs: Mapping[str, object]) -> None:
@@ -199,7 +211,10 @@ class Surface:
         try:
             attrs = call.attrs
             outcome = attrs[semconv.OUTCOME] = call.outcome or outcome
-            attrs[semconv.OPENINFERENCE_SPAN_KIND] = _usage_rule(attrs, outcome, call.model_child)
+            kind = attrs[semconv.OPENINFERENCE_SPAN_KIND] = _usage_rule(attrs, outcome, call.model_child)
+            meters = instruments()
+            if meters is not None:
+                self._measure(meters, span, attrs, outcome, kind)
             if completed is not None:
                 attrs[semconv.STREAM_COMPLETED] = completed
             if digest is not None:
@@ -214,6 +229,25 @@ class Surface:
         except Exception as err:
             report("span end", err)
         span.end()
+
+    def _measure(
+        self, meters: Instruments, span: Span, attrs: dict[str, otel_types.AttributeValue], outcome: str, kind: str
+    ) -> None:
+        """Count the call; for a model call no instrumentation measured, its tokens and duration too."""
+        meters.calls.add(1, self.metric_attrs[outcome])
+        if kind != semconv.SPAN_KIND_LLM:
+            return
+        genai = self.genai_metric_attrs
+        for key, token_type in ((semconv.GEN_AI_USAGE_INPUT_TOKENS, "input"), (semconv.GEN_AI_USAGE_OUTPUT_TOKENS,
+                                                                               "output")):  # fmt: skip
+            value = attrs.get(key)
+            if isinstance(value, int):
+                meters.token_usage.record(value, {**genai, semconv.GEN_AI_TOKEN_TYPE: token_type})
+        started = getattr(span, "start_time", None)
+        if isinstance(started, int):
+            waited = attrs.get(semconv.APPROVAL_WAIT_MS)
+            seconds = (time.time_ns() - started) / 1e9 - (waited / 1000 if isinstance(waited, (int, float)) else 0)
+            meters.operation_duration.record(max(seconds, 0.0), genai)
 
     @staticmethod
     def _record_exception(span: Span, attrs: dict[str, otel_types.AttributeValue], exc: BaseException) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final, Literal, Never, TypeAlias
 
-from toolchain_sdk import config, semconv
+from toolchain_sdk import config, semconv, tracing
 from toolchain_sdk._core.safety import warn_once
 from toolchain_sdk.approval._approvers import Approver
 from toolchain_sdk.approval._policies import Policy
@@ -160,7 +160,14 @@ class ApprovalGate:
         if request is None:
             return _Outcome("pass", output[0] if output else None)
         started = time.monotonic()
-        answer = yield request
+        meters = tracing.instruments()
+        if meters is not None:
+            meters.approval_pending.add(1)
+        try:
+            answer = yield request
+        finally:
+            if meters is not None:
+                meters.approval_pending.add(-1)
         return self._close(call, request, answer, time.monotonic() - started, output[0] if output else None)
 
     def _open(self, call: CallRecord, output: tuple[object] | None) -> ApprovalRequest | None:
@@ -226,6 +233,9 @@ class ApprovalGate:
         decided[semconv.APPROVAL_WAIT_MS] = call.attrs[semconv.APPROVAL_WAIT_MS]
         call.attrs[semconv.APPROVAL_DECISION] = verdict
         call.add_event(semconv.EVENT_APPROVAL_DECIDED, decided)
+        meters = tracing.instruments()
+        if meters is not None:
+            meters.approval_wait.record(waited_s, {semconv.SURFACE: self._surface, semconv.APPROVAL_DECISION: verdict})
         if verdict == "approved":
             return _Outcome("pass", output)
         if verdict == "edited":

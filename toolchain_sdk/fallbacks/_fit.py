@@ -16,6 +16,7 @@ import itertools
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterator
 from typing import Any, NoReturn
 
+from toolchain_sdk import semconv, tracing
 from toolchain_sdk._core.binding import CALL_PARAM, function_kind
 from toolchain_sdk._core.call import current_record
 from toolchain_sdk._core.relay import AsyncView, Passthrough, arelay, relay
@@ -185,6 +186,9 @@ def fit(surface: str, kind: str, func: Callable[..., Any], handler: Callable[...
     def failed(exc: Exception) -> NoReturn:
         if refusal:
             raise exc
+        meters = tracing.instruments()
+        if meters is not None:
+            meters.fallback_failed.add(1, {semconv.SURFACE: surface})
         raise FallbackFailed(f"{surface}: fallback {name} raised {type(exc).__name__}: {exc}") from exc
 
     return FittedFallback(handler, name, _adapt(kind, handler_kind, invoke, failed))

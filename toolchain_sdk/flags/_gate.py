@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from toolchain_sdk import semconv
+from toolchain_sdk import semconv, tracing
 from toolchain_sdk._core.call import CallRecord
 from toolchain_sdk._core.safety import logger, warn_once
 from toolchain_sdk.errors import ConfigError, KillSwitchEngaged
@@ -243,6 +243,11 @@ class KillGate:
             self._record_error(attrs, error)
         call.add_event(semconv.EVENT_KILL_SWITCH_ENGAGED, event)
         self._evaluation_event(call, True, ev, error)
+        meters = tracing.instruments()
+        if meters is not None:
+            meters.kill_switch_engaged.add(
+                1, {semconv.SURFACE: self.target.surface, semconv.KILL_SWITCH_SOURCE: ev.source}
+            )
         if not runs_fallback:
             raise KillSwitchEngaged(self.target.surface, self.flag, block=self._kind == "block")
         return self.fallback

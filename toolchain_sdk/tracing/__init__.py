@@ -6,16 +6,28 @@ counted (``dropped_spans()``) and warned about once; they never reach the applic
 """
 
 from toolchain_sdk.tracing._exporters import OtlpJsonFileExporter, SafeExporter
-from toolchain_sdk.tracing._provider import active_tracer, active_watcher, dropped_spans, install, shutdown
+from toolchain_sdk.tracing._metrics import Instruments, install_metrics, instruments
+from toolchain_sdk.tracing._provider import (
+    active_tracer,
+    active_watcher,
+    dropped_spans,
+    install,
+    resource_for,
+    shutdown,
+)
 from toolchain_sdk.tracing._watch import ChildWatcher
 
 __all__ = [
     "ChildWatcher",
+    "Instruments",
     "OtlpJsonFileExporter",
     "SafeExporter",
     "active_tracer",
     "active_watcher",
     "dropped_spans",
     "install",
+    "install_metrics",
+    "instruments",
+    "resource_for",
     "shutdown",
 ]

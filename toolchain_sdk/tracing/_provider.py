@@ -25,9 +25,10 @@ from toolchain_sdk._core.safety import logger, warn_once
 from toolchain_sdk._version import version
 from toolchain_sdk.config import OTEL_SDK_DISABLED, Settings
 from toolchain_sdk.tracing._exporters import QUEUE_FULL, SDK_QUEUE_LOGGER, SafeExporter, build_exporter
+from toolchain_sdk.tracing._metrics import shutdown_metrics
 from toolchain_sdk.tracing._watch import ChildWatcher
 
-__all__ = ["active_tracer", "active_watcher", "dropped_spans", "install", "shutdown"]
+__all__ = ["active_tracer", "active_watcher", "dropped_spans", "install", "resource_for", "shutdown"]
 
 _UNSEEN = object()
 """No provider looked at yet: makes ``active_tracer()`` look again."""
@@ -94,6 +95,11 @@ _install_lock = threading.Lock()
 _atexit_registered = False
 
 
+def resource_for(settings: Settings) -> Resource:
+    """The resource ``configure()`` gives the providers it makes (``OTEL_RESOURCE_ATTRIBUTES`` merged in)."""
+    return Resource.create(_resource_attributes(settings))
+
+
 def _resource_attributes(settings: Settings) -> dict[str, str]:
     attrs: dict[str, str] = dict(settings.resource_attributes)
     if settings.service_name:
@@ -154,7 +160,7 @@ def install(settings: Settings, *, add_to_existing: bool = False) -> None:
         else:
             if os.environ.get(OTEL_SDK_DISABLED, "").lower() == "true":
                 return
-            provider = TracerProvider(resource=Resource.create(_resource_attributes(settings)), shutdown_on_exit=False)
+            provider = TracerProvider(resource=resource_for(settings), shutdown_on_exit=False)
             trace.set_tracer_provider(provider)
             _state.owned = provider
         if provider is not None:
@@ -246,6 +252,7 @@ def dropped_spans() -> int:
 
 
 def _shutdown_owned() -> None:
+    shutdown_metrics()
     if _state.owned is not None:
         _state.owned.shutdown()
     else:
