@@ -9,130 +9,118 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from opentelemetry import trace
-from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-import toolchain_sdk as tc
 from tests._subproc import run_python
-from toolchain_sdk.testing import SpanRecorder
-from toolchain_sdk.tracing import SafeExporter
 
 HANG_GUARD_S = 60
 
 
-class BlockingExporter(SpanExporter):
-    """Blocks every export until released: a collector that takes as long as the test wants."""
+BLOCKED_EXPORTER = """
+import asyncio, json, threading, toolchain_sdk as tc
+from opentelemetry import trace
+from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-    def __init__(self) -> None:
-        self.entered = threading.Event()
-        self.release = threading.Event()
-        self.received = 0
+HANG_GUARD_S = {hang_guard}
 
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+
+class Blocking(SpanExporter):
+    # Blocks every export until `release` is set: a collector that takes as long as the test wants.
+    def __init__(self):
+        self.entered, self.release, self.received = threading.Event(), threading.Event(), 0
+
+    def export(self, spans):
         self.entered.set()
         self.release.wait(HANG_GUARD_S)
         self.received += len(spans)
         return SpanExportResult.SUCCESS
 
-    def shutdown(self) -> None:
+    def shutdown(self):
         self.release.set()
 
 
-class Switchable(SpanProcessor):
-    """Forwards to ``target`` while set: lets a test add a processor to the session provider and take it out."""
+class Ended(SpanProcessor):
+    # Counts the spans that ended on the provider (the calls were traced, not skipped).
+    def __init__(self):
+        self.count = 0
 
-    def __init__(self, target: SpanProcessor) -> None:
-        self.target: SpanProcessor | None = target
-
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        if self.target is not None:
-            self.target.on_start(span, parent_context)
-
-    def on_end(self, span: ReadableSpan) -> None:
-        if self.target is not None:
-            self.target.on_end(span)
+    def on_end(self, span):
+        self.count += 1
 
 
-@pytest.fixture
-def blocked() -> Iterator[tuple[BlockingExporter, BatchSpanProcessor]]:
-    """A BatchSpanProcessor whose exporter blocks, attached to the session provider for one test."""
-    provider = trace.get_tracer_provider()
-    assert isinstance(provider, TracerProvider)
-    exporter = BlockingExporter()
-    processor = BatchSpanProcessor(SafeExporter(exporter, "blocking"), schedule_delay_millis=1)
-    switch = Switchable(processor)
-    provider.add_span_processor(switch)
-    try:
-        yield exporter, processor
-    finally:
-        switch.target = None
-        exporter.release.set()
-        processor.shutdown()
+exporter = Blocking()
+tc.configure(service_name="blocked", span_exporter=exporter, batch={batch})
+ended = Ended()
+trace.get_tracer_provider().add_span_processor(ended)
 
 
-def _run_in_thread(work: object) -> list[object]:
-    """Run ``work()`` in a thread, joined with a hang guard; returns what it returned (or raised)."""
-    out: list[object] = []
-
-    def target() -> None:
-        try:
-            out.append(work())  # type: ignore[operator]
-        except BaseException as exc:
-            out.append(exc)
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(HANG_GUARD_S)
-    assert not thread.is_alive(), "governed calls hung behind the blocked exporter"
-    return out
+@tc.governed_call("resilience.slow_export", model="m-1", provider="openai")
+def answer(i):
+    return "answer %d" % i
 
 
-def test_blocked_exporter_does_not_hold_calls(
-    spans: SpanRecorder, blocked: tuple[BlockingExporter, BatchSpanProcessor]
-) -> None:
-    """While the exporter is stuck inside export(), 3,000 more calls (beyond its queue) all complete."""
-    exporter, processor = blocked
+@tc.governed_call("resilience.slow_export_async", model="m-1", provider="openai")
+async def aanswer(i):
+    return i * 2
 
-    @tc.governed_call("resilience.slow_export", model="m-1", provider="openai")
-    def answer(i: int) -> str:
-        return f"answer {i}"
 
-    answer(-1)
+async def answer_all(n):
+    return [await aanswer(i) for i in range(n)]
+
+
+timer = threading.Timer({release_after_s}, exporter.release.set)  # the collector answers, some time later
+timer.daemon = True
+timer.start()
+first = answer(-1)
+out = {{"first": first, "released_when_first_returned": exporter.release.is_set()}}
+if {batch}:
     assert exporter.entered.wait(HANG_GUARD_S), "the batch processor never called the exporter"
-
-    [results] = _run_in_thread(lambda: [answer(i) for i in range(3000)])
-
-    assert not exporter.release.is_set() and exporter.received == 0  # still blocked in its first export
-    assert results == [f"answer {i}" for i in range(3000)]
-    assert len(spans.spans("resilience.slow_export")) == 3001
+    results = [answer(i) for i in range({calls})]
+    async_results = asyncio.run(answer_all({async_calls}))
+    out.update(
+        released_during_calls=exporter.release.is_set(),
+        received_during_calls=exporter.received,
+        results_ok=results == ["answer %d" % i for i in range({calls})],
+        async_ok=async_results == [i * 2 for i in range({async_calls})],
+        ended=ended.count,
+    )
     exporter.release.set()
-    assert processor.force_flush(HANG_GUARD_S * 1000)
-    assert exporter.received > 0
+    assert trace.get_tracer_provider().force_flush(HANG_GUARD_S * 1000)
+out["received"] = exporter.received
+print(json.dumps(out))
+"""
 
 
-async def test_blocked_exporter_does_not_hold_async_calls(
-    spans: SpanRecorder, blocked: tuple[BlockingExporter, BatchSpanProcessor]
-) -> None:
-    """Async governed calls complete on the event loop while the exporter is blocked."""
-    exporter, _ = blocked
+def _blocked(batch: bool, release_after_s: float, calls: int = 0, async_calls: int = 0) -> dict[str, object]:
+    """Run the blocked-exporter script with what ``configure()`` installs; its JSON result."""
+    code = BLOCKED_EXPORTER.format(
+        hang_guard=HANG_GUARD_S, batch=batch, release_after_s=release_after_s, calls=calls, async_calls=async_calls
+    )
+    # the batch worker calls export() as soon as a span is queued, so the exporter is blocked early
+    proc = run_python(code, env={"OTEL_BSP_SCHEDULE_DELAY": "1"}, timeout=HANG_GUARD_S * 2)
+    assert proc.returncode == 0, proc.stderr
+    result: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
 
-    @tc.governed_call("resilience.slow_export_async", model="m-1", provider="openai")
-    async def answer(i: int) -> int:
-        return i * 2
 
-    await answer(0)
-    assert exporter.entered.wait(HANG_GUARD_S)
-    results = [await answer(i) for i in range(500)]
-    assert not exporter.release.is_set()
-    assert results == [i * 2 for i in range(500)]
-    assert len(spans.spans("resilience.slow_export_async")) == 501
+def test_configured_batch_exporter_does_not_hold_calls() -> None:
+    """configure(batch=True): with its exporter stuck in export(), 3,000 sync and 500 async calls complete, traced."""
+    result = _blocked(batch=True, release_after_s=HANG_GUARD_S, calls=3000, async_calls=500)
+    assert result["first"] == "answer -1" and result["released_when_first_returned"] is False
+    assert result["released_during_calls"] is False  # every call finished before the collector answered
+    assert result["received_during_calls"] == 0  # the exporter was still in its first export
+    assert result["results_ok"] is True and result["async_ok"] is True
+    assert result["ended"] == 1 + 3000 + 500
+    assert isinstance(result["received"], int) and result["received"] > 0  # delivered once released
+
+
+def test_configured_synchronous_exporter_does_hold_calls() -> None:
+    """The contrast: with batch=False the same exporter holds the first call until the collector answers."""
+    result = _blocked(batch=False, release_after_s=0.5)
+    assert result == {"first": "answer -1", "released_when_first_returned": True, "received": 1}
 
 
 def _closed_port() -> int:
