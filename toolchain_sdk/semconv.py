@@ -47,7 +47,9 @@ __all__ = [
     "GEN_AI_PROMPT_NAME",
     "GEN_AI_PROMPT_VERSION",
     "GEN_AI_PROVIDER_NAME",
+    "GEN_AI_REQUEST_MAX_TOKENS",
     "GEN_AI_REQUEST_MODEL",
+    "GEN_AI_REQUEST_TEMPERATURE",
     "GEN_AI_RESPONSE_FINISH_REASONS",
     "GEN_AI_RESPONSE_ID",
     "GEN_AI_RESPONSE_MODEL",
@@ -90,6 +92,8 @@ __all__ = [
     "ROUTE_NAME",
     "SDK_OWNED",
     "SDK_OWNED_PREFIXES",
+    "SERVER_ADDRESS",
+    "SERVER_PORT",
     "SPAN_KIND_CHAIN",
     "SPAN_KIND_GUARDRAIL",
     "SPAN_KIND_LLM",
@@ -114,6 +118,10 @@ GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: Final = "gen_ai.usage.cache_write.input_t
 ``gen_ai.usage.cache_creation.input_tokens``); anthropic's own tracing emits it too."""
 GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: Final = "gen_ai.usage.reasoning.output_tokens"
 GEN_AI_RESPONSE_FINISH_REASONS: Final = "gen_ai.response.finish_reasons"
+GEN_AI_REQUEST_TEMPERATURE: Final = "gen_ai.request.temperature"
+GEN_AI_REQUEST_MAX_TOKENS: Final = "gen_ai.request.max_tokens"
+SERVER_ADDRESS: Final = "server.address"
+SERVER_PORT: Final = "server.port"
 GEN_AI_PROMPT_NAME: Final = "gen_ai.prompt.name"
 GEN_AI_PROMPT_VERSION: Final = "gen_ai.prompt.version"
 GEN_AI_DATA_SOURCE_ID: Final = "gen_ai.data_source.id"

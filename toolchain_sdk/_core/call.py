@@ -225,6 +225,10 @@ class GovernedCall:
         reasoning_output_tokens: int | None = None,
         response_model: str | None = None,
         response_id: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        server_address: str | None = None,
+        server_port: int | None = None,
     ) -> None:
         """Record token usage and the response's model and id.
 
@@ -234,7 +238,9 @@ class GovernedCall:
         object or a dict. Explicit values win over what the response holds. Input tokens include
         cached tokens (Anthropic's cache reads and writes are added in). When nothing is found it
         warns once per surface. The response model is compared with the declared one
-        (``toolchain.model.mismatch``; see ``docs/span-attributes.md`` for the rule).
+        (``toolchain.model.mismatch``; see ``docs/span-attributes.md`` for the rule). The request's
+        ``temperature`` and ``max_tokens`` and the ``server_address`` / ``server_port`` called are
+        recorded when given (the Responses API echoes temperature and max output tokens itself).
         """
         rec = self._rec
         values = read_usage(response) if response is not None else {}
@@ -246,10 +252,14 @@ class GovernedCall:
             semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: reasoning_output_tokens,
             semconv.GEN_AI_RESPONSE_MODEL: response_model,
             semconv.GEN_AI_RESPONSE_ID: response_id,
+            semconv.GEN_AI_REQUEST_TEMPERATURE: float(temperature) if temperature is not None else None,
+            semconv.GEN_AI_REQUEST_MAX_TOKENS: max_tokens,
+            semconv.SERVER_ADDRESS: server_address,
+            semconv.SERVER_PORT: server_port,
         }
         values.update({k: v for k, v in given.items() if v is not None})
         for key, value in values.items():
-            if isinstance(value, (int, str, list)) and not isinstance(value, bool):
+            if isinstance(value, (int, float, str, list)) and not isinstance(value, bool):
                 rec.attrs[key] = value
         if (
             values.get(semconv.GEN_AI_USAGE_INPUT_TOKENS) is None

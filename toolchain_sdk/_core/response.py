@@ -105,6 +105,8 @@ def read_usage(response: object) -> dict[str, object]:
         if total is None:
             total = _int(_get(usage, "prompt_tokens"))
         reasoning = _int(_get(details_out, "reasoning_tokens"))
+    temperature = _get(response, "temperature")
+    max_tokens = _int(_get(response, "max_output_tokens"))  # the OpenAI Responses API echoes the request
     output = _int(_get(usage, "output_tokens"))
     if output is None:
         output = _int(_get(usage, "completion_tokens"))
@@ -121,6 +123,8 @@ def read_usage(response: object) -> dict[str, object]:
         semconv.GEN_AI_RESPONSE_FINISH_REASONS: _reasons(
             *finish, _get(response, "stop_reason"), _get(_get(response, "delta"), "stop_reason")
         ),
+        semconv.GEN_AI_REQUEST_TEMPERATURE: float(temperature) if isinstance(temperature, (int, float)) else None,
+        semconv.GEN_AI_REQUEST_MAX_TOKENS: max_tokens,
     }
 
 
