@@ -36,6 +36,7 @@ def configure(
     flags: Sequence[_flags.SourceSpec] | None = None,
     model_aliases: Mapping[str, str] | None = None,
     metric_readers: Sequence[MetricReader] = (),
+    instrument: Sequence[str] | None = None,
 ) -> Settings:
     """Set the SDK up: resolve settings and install tracing (unless the app already did).
 
@@ -63,6 +64,10 @@ def configure(
             ``InMemoryMetricReader`` in tests), besides the exporters ``OTEL_METRICS_EXPORTER`` names
             (default: OTLP when traces go to OTLP). A meter provider the application installed is
             used as it is.
+        instrument: model clients whose own instrumentation to turn on: ``"openai"`` (the official
+            OTel OpenAI instrumentation, extra ``[openai]``), ``"anthropic"`` (its built-in tracing,
+            extra ``[anthropic]``); else ``TOOLCHAIN_INSTRUMENT``. Their spans nest under governed
+            spans and carry the usage (counted once).
 
     Returns:
         The resolved settings.
@@ -82,6 +87,7 @@ def configure(
         hash_key=hash_key,
         exit_flush_s=exit_flush_s,
         model_aliases=dict(model_aliases) if model_aliases is not None else None,
+        instrument=tuple(instrument) if instrument is not None else None,
     )
     if flags is not None:
         built = _flags.build_sources(flags, "configure()")  # validates first: nothing changes on a bad source
@@ -92,6 +98,7 @@ def configure(
         config.install_settings(settings)
         tracing.install(settings, add_to_existing=exporter is not None or span_exporter is not None)
         tracing.install_metrics(settings, tracing.resource_for(settings), metric_readers)
+        tracing.instrument(settings.instrument)
     return settings
 
 

@@ -30,6 +30,8 @@ OTEL_TRACES_EXPORTER: Final = "OTEL_TRACES_EXPORTER"
 OTEL_EXPORTER_OTLP_PROTOCOL: Final = "OTEL_EXPORTER_OTLP_PROTOCOL"
 OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: Final = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
 OTEL_SDK_DISABLED: Final = "OTEL_SDK_DISABLED"
+TOOLCHAIN_INSTRUMENT: Final = "TOOLCHAIN_INSTRUMENT"
+"""Comma-separated model clients to instrument (``openai,anthropic``) when ``configure(instrument=)`` is not given."""
 OTEL_METRICS_EXPORTER: Final = "OTEL_METRICS_EXPORTER"
 """Comma-separated metric exporters: ``otlp``, ``console``, ``none`` (default: ``otlp`` when traces go to OTLP)."""
 
@@ -54,6 +56,7 @@ class Settings(BaseModel):
     exit_flush_s: float = Field(default=5.0, ge=0)
     model_aliases: dict[str, str] = Field(default_factory=dict)
     metrics_exporters: tuple[Literal["otlp", "console"], ...] = ()
+    instrument: tuple[str, ...] = ()
 
     @field_validator("exporter", mode="before")
     @classmethod
@@ -89,6 +92,8 @@ def resolve(**given: object) -> Settings:
             )
         elif values.get("exporter", "otlp") == "otlp" and "span_exporter" not in values:
             values["metrics_exporters"] = ("otlp",)  # metrics follow traces to the collector
+    if "instrument" not in values and (clients := _env(TOOLCHAIN_INSTRUMENT)):
+        values["instrument"] = tuple(c.strip().lower() for c in clients.split(",") if c.strip())
     if isinstance(values.get("hash_key"), str):
         values["hash_key"] = str(values["hash_key"]).encode("utf-8")
     if "span_exporter" in values and "exporter" not in values:

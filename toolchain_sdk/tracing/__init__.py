@@ -6,6 +6,7 @@ counted (``dropped_spans()``) and warned about once; they never reach the applic
 """
 
 from toolchain_sdk.tracing._exporters import OtlpJsonFileExporter, SafeExporter
+from toolchain_sdk.tracing._instrument import instrument
 from toolchain_sdk.tracing._metrics import Instruments, install_metrics, instruments
 from toolchain_sdk.tracing._provider import (
     active_tracer,
@@ -27,6 +28,7 @@ __all__ = [
     "dropped_spans",
     "install",
     "install_metrics",
+    "instrument",
     "instruments",
     "resource_for",
     "shutdown",
