@@ -25,3 +25,19 @@ def run_python(
         timeout=timeout,
         cwd=cwd or ROOT,
     )
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the ``toolchain`` command (``python -m toolchain_sdk ARGS``) in a fresh process (timeout: a hang guard)."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TOOLCHAIN_"))}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "toolchain_sdk", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        cwd=cwd or ROOT,
+    )

@@ -7,12 +7,21 @@ compiled once per distinct value and each surface's answer is cached.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from typing import Any, Final
 
+from toolchain_sdk._core.safety import warn_once
 from toolchain_sdk.errors import ConfigError
 from toolchain_sdk.flags._match import GlobMatcher
-from toolchain_sdk.flags._model import REASON_DEFAULT, REASON_STATIC, FlagEvaluation, FlagTarget
+from toolchain_sdk.flags._model import (
+    REASON_DEFAULT,
+    REASON_ERROR,
+    REASON_STATIC,
+    FlagEvaluation,
+    FlagTarget,
+    pattern_problem,
+)
 
 __all__ = ["TOOLCHAIN_KILL", "EnvSource", "parse_kill_list"]
 
@@ -21,18 +30,27 @@ TOOLCHAIN_KILL: Final = "TOOLCHAIN_KILL"
 
 
 def parse_kill_list(raw: str) -> tuple[str, ...]:
-    """The entries of a ``TOOLCHAIN_KILL`` value: split on commas, whitespace stripped, empties dropped."""
-    return tuple(part for part in (p.strip() for p in raw.split(",")) if part)
+    """The entries of a ``TOOLCHAIN_KILL`` value: split on commas, semicolons and whitespace, empties dropped.
+
+    No surface name holds any of them, so ``'sup.* other.*'`` and ``'sup.*;other.*'`` are two entries.
+    """
+    return tuple(part for part in _SEPARATORS.split(raw) if part)
+
+
+_SEPARATORS = re.compile(r"[,;\s]+")
 
 
 class _EnvSnapshot:
     """One compiled value of the variable, with each target's answer cached."""
 
-    __slots__ = ("cache", "matcher", "patterns", "raw")
+    __slots__ = ("cache", "matcher", "patterns", "problem", "raw")
 
     def __init__(self, raw: object, text: str) -> None:
         self.raw = raw
-        self.patterns = parse_kill_list(text)
+        entries = parse_kill_list(text)
+        problems = [p for p in map(pattern_problem, entries) if p is not None]
+        self.patterns = tuple(e for e in entries if pattern_problem(e) is None)  # the valid ones stay in force
+        self.problem = "; ".join(problems) or None
         self.matcher = GlobMatcher(self.patterns)
         self.cache: dict[FlagTarget, FlagEvaluation] = {}
 
@@ -86,16 +104,36 @@ class EnvSource:
         if snap is None or (raw is not snap.raw and raw != snap.raw):
             text = os.fsdecode(raw) if isinstance(raw, bytes) else str(raw)
             snap = self._snap = _EnvSnapshot(raw, text)
+            if snap.problem is not None:
+                warn_once(
+                    f"env-pattern:{self.var}:{text}",
+                    "toolchain_sdk: %s: %s; that entry can switch nothing off (the valid entries beside it "
+                    "are in force)",
+                    self.var,
+                    snap.problem,
+                )
         found = snap.cache.get(target)
         if found is None:
-            rule = snap.matcher.first(target.names)
-            found = (
-                self._no_opinion
-                if rule is None
-                else FlagEvaluation(True, REASON_STATIC, self.name, self.provider_name, rule=rule)
-            )
-            snap.cache[target] = found
+            found = snap.cache[target] = self._answer(snap, snap.matcher.first(target.names))
         return found
+
+    def _answer(self, snap: _EnvSnapshot, rule: str | None) -> FlagEvaluation:
+        """This source's answer for a target ``rule`` matched (or none did), with any bad entry as an error."""
+        if snap.problem is None:
+            if rule is None:
+                return self._no_opinion
+            return FlagEvaluation(True, REASON_STATIC, self.name, self.provider_name, rule=rule)
+        # a bad entry is an error on every span while the variable holds it; the valid entries still count
+        return FlagEvaluation(
+            True if rule is not None else None,
+            REASON_ERROR,
+            self.name,
+            self.provider_name,
+            rule=rule,
+            error_type="invalid_pattern",
+            error_message=f"{self.var}: {snap.problem}",
+            stale=True,
+        )
 
     def __repr__(self) -> str:
         return f"EnvSource({self.var!r})"

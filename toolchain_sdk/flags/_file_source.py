@@ -15,11 +15,12 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from time import monotonic as _monotonic
+from typing import Final
 
 from toolchain_sdk import semconv
 from toolchain_sdk._core.safety import logger
 from toolchain_sdk.errors import ConfigError
-from toolchain_sdk.flags._flag_file import FlagEntry, default_flags_path, parse_document
+from toolchain_sdk.flags._flag_file import FlagEntry, default_flags_path, parse_document, read_regular_file
 from toolchain_sdk.flags._match import GlobMatcher, specificity
 from toolchain_sdk.flags._model import (
     REASON_DEFAULT,
@@ -72,6 +73,12 @@ class _Snapshot:
         return answer
 
 
+READ_DEADLINE_S: Final = 1.0
+"""The most a call waits for a flag-file read; past it the last known entries apply."""
+MAX_PENDING_READS: Final = 4
+"""Reads of one file in flight at once (a hung mount cannot pile up threads)."""
+
+
 class FileSource:
     """Kill switches from the local flag file, re-read within about a second of each change.
 
@@ -105,6 +112,8 @@ class FileSource:
         self._tickets = 0  # checks claimed so far
         self._installed = 0  # the ticket of the last check whose result is in force
         self._lock = threading.Lock()
+        self._pending: set[int] = set()  # tickets of the reads in flight
+        self._pending_pid = 0
 
     @property
     def path(self) -> Path:
@@ -125,21 +134,48 @@ class FileSource:
         self._due = 0.0
 
     def _check(self) -> None:
-        """Stat the file and re-read it if it changed, without making any other call wait.
+        """Claim the due check and read the file on a daemon thread, waiting for it at most 1 s.
 
         The lock only guards bookkeeping, never I/O: a thread claims the check by moving
-        ``_due`` on, so a checker stalled in ``stat`` or ``read`` (a busy machine) is superseded
-        by the next one an interval later instead of freezing the entries in force. Each claim
-        gets a ticket; a result is installed only if no later-claimed check installed one first.
+        ``_due`` on, so other calls go on with the entries in force, and a read stalled on a
+        busy machine is overtaken by the next check an interval later. The read runs on a daemon
+        thread, so a FIFO or a file on a hung mount can hold neither a call (past
+        ``READ_DEADLINE_S``) nor interpreter exit: past the deadline the last good entries stay in
+        force and every span records the error, until a later read answers. At most
+        ``MAX_PENDING_READS`` reads are in flight. Each claim gets a ticket; a result is installed
+        only if no later-claimed check installed one first.
         """
         with self._lock:
             now = _monotonic()
             if now < self._due:
                 return
             self._due = now + self.check_interval_s
+            if self._pending_pid != os.getpid():  # forked: the parent's reads are not in flight here
+                self._pending, self._pending_pid = set(), os.getpid()
+            if len(self._pending) >= MAX_PENDING_READS:
+                return
             self._tickets += 1
-            ticket, known, racy_before, expiry = self._tickets, self._signature, self._racy, self._expiry
-        path = self.path
+            ticket = self._tickets
+            self._pending.add(ticket)
+            job = (ticket, self._signature, self._racy, self._expiry, now)
+        reader = threading.Thread(target=self._read, args=job, name="toolchain-flag-file", daemon=True)
+        reader.start()
+        reader.join(READ_DEADLINE_S)
+        if reader.is_alive():
+            message = f"{self.path}: no answer from the file system within {READ_DEADLINE_S:g} s"
+            self._fail(ticket, self.path, TimeoutError(message), now)
+
+    def _read(self, ticket: int, known: object, racy_before: bool, expiry: float, now: float) -> None:
+        """Stat the file and re-read it if it changed (on a reader thread); install what it holds."""
+        try:
+            self._read_into(ticket, self.path, known, racy_before, expiry, now)
+        except Exception as exc:  # whatever went wrong, the entries in force stay and the spans say why
+            self._fail(ticket, self.path, exc, now)
+        finally:
+            with self._lock:
+                self._pending.discard(ticket)
+
+    def _read_into(self, ticket: int, path: Path, known: object, racy_before: bool, expiry: float, now: float) -> None:
         try:
             st = os.stat(path)
             signature: object = (path, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
@@ -153,7 +189,7 @@ class FileSource:
         entries: list[FlagEntry] | None = None
         if signature != known or racy_before or now >= expiry:
             try:
-                entries = list(parse_document(path.read_bytes()).values())
+                entries = list(parse_document(read_regular_file(path)).values())
             except FileNotFoundError:
                 entries = []
             except (OSError, ConfigError) as exc:

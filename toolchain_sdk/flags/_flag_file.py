@@ -25,6 +25,7 @@ import json
 import os
 import re
 import socket
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -33,9 +34,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from toolchain_sdk.errors import ConfigError
-from toolchain_sdk.flags._model import (
-    valid_pattern,
-)
+from toolchain_sdk.flags._model import pattern_problem
 
 __all__ = [
     "DEFAULT_FLAGS_FILE",
@@ -46,6 +45,7 @@ __all__ = [
     "default_flags_path",
     "format_time",
     "parse_duration",
+    "read_regular_file",
 ]
 
 TOOLCHAIN_FLAGS_FILE: Final = "TOOLCHAIN_FLAGS_FILE"
@@ -133,8 +133,9 @@ class FlagEntry:
     @classmethod
     def from_json(cls, target: str, value: object) -> FlagEntry:
         """Parse one stored entry (``true``/``false`` shorthand or an object). Raises ConfigError."""
-        if not isinstance(target, str) or not valid_pattern(target):
-            raise ConfigError(f"flag file entry {target!r} is not a surface name, flag key or glob pattern")
+        problem = pattern_problem(target) if isinstance(target, str) else "not text"
+        if problem is not None:
+            raise ConfigError(f"flag file entry {target!r} is not a surface name, flag key or glob pattern: {problem}")
         if isinstance(value, bool):
             return cls(target, value)
         if not isinstance(value, dict):
@@ -163,6 +164,28 @@ class FlagEntry:
         return "killed" if self.killed else "allowed"
 
 
+def read_regular_file(path: Path) -> bytes:
+    """The bytes of the flag file, refusing anything but a regular file.
+
+    Opened non-blocking, so a FIFO at the path (which would wait for a writer) is refused at once
+    with a ``ConfigError`` rather than holding the reader; ``FileNotFoundError`` passes through.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a FIFO" if stat.S_ISFIFO(mode) else "a directory" if stat.S_ISDIR(mode) else "not a plain file"
+            raise ConfigError(f"{path} is not a regular file ({kind}); the flag file must be a plain JSON file")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read()
+    finally:
+        os.close(fd)
+
+
+_EXAMPLE = '{"version": 1, "flags": {"support.refund_reply": {"killed": true, "reason": "..."}}}'
+"""The smallest valid flag file, quoted in error messages."""
+
+
 def parse_document(text: str | bytes) -> dict[str, FlagEntry]:
     """Parse the flag file's content into entries by target. Raises ConfigError with what is wrong."""
     try:
@@ -170,7 +193,13 @@ def parse_document(text: str | bytes) -> dict[str, FlagEntry]:
     except (ValueError, UnicodeDecodeError) as exc:
         raise ConfigError(f"flag file is not valid JSON: {exc}") from None
     if not isinstance(doc, dict):
-        raise ConfigError("flag file must hold a JSON object with 'version' and 'flags'")
+        raise ConfigError(f"flag file must hold a JSON object with 'version' and 'flags', e.g. {_EXAMPLE}")
+    unknown = sorted(set(doc) - {"version", "flags"})
+    if unknown:
+        raise ConfigError(
+            f"flag file has top-level key(s) {', '.join(map(repr, unknown))}; only 'version' and 'flags' are "
+            f"allowed and entries go under 'flags', e.g. {_EXAMPLE}"
+        )
     if doc.get("version", _VERSION) != _VERSION:
         raise ConfigError(f"flag file version {doc.get('version')!r} is not supported (expected {_VERSION})")
     flags = doc.get("flags", {})
@@ -239,7 +268,7 @@ class FlagFile:
     def entries(self) -> dict[str, FlagEntry]:
         """The entries now in the file (expired ones included); empty when there is no file."""
         try:
-            return parse_document(self.path.read_bytes())
+            return parse_document(read_regular_file(self.path))
         except FileNotFoundError:
             return {}
 
@@ -273,10 +302,11 @@ class FlagFile:
     def _set(
         self, target: str, *, killed: bool, reason: str, by: str | None, ttl: timedelta | None, action: Action
     ) -> Change:
-        if not isinstance(target, str) or not valid_pattern(target):
+        problem = pattern_problem(target) if isinstance(target, str) else "not text"
+        if problem is not None:
             raise ConfigError(
-                f"{target!r} is not a surface name, flag key or glob pattern (letters, digits, '_', '-', '.', "
-                "'*', '?', '[...]'; no spaces or commas)"
+                f"{target!r} is not a surface name, flag key or glob pattern: {problem} (letters, digits, "
+                "'_', '-', '.', ':', '/', '*', '?', '[...]')"
             )
         reason, who = _check_reason(reason), by or _default_by()
         if ttl is not None and ttl <= timedelta(0):

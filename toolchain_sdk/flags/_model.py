@@ -6,7 +6,6 @@ import them without a cycle; ``toolchain_sdk.flags`` re-exports the public names
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Final, Protocol, runtime_checkable
 
@@ -18,7 +17,7 @@ __all__ = [
     "FlagEvaluation",
     "FlagSource",
     "FlagTarget",
-    "error_type_name",
+    "pattern_problem",
     "valid_pattern",
 ]
 
@@ -32,18 +31,40 @@ REASON_ERROR: Final = "error"
 """A source failed: its last known answer, else ``kill_default``, decided."""
 NO_OPINION_REASON: Final = REASON_DEFAULT
 
-_PATTERN_RE = re.compile(r"^[A-Za-z0-9_.\-*?\[\]!]+$")
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-:/")
+"""Every character a surface name or flag key may hold."""
+
+
+def pattern_problem(text: str) -> str | None:
+    """Why ``text`` cannot match any surface name or flag key, or ``None`` when it is a usable entry.
+
+    Names are letters, digits, ``_ . - : /``; a pattern adds ``*``, ``?`` and ``[...]`` / ``[!...]``
+    classes. ``'['``, ``'a b'`` or ``'sup.*;other.*'`` can never match: they are errors, not
+    silently dead entries.
+    """
+    if not text:
+        return "an empty entry"
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "[":
+            end = text.find("]", i + 2 if text[i + 1 : i + 2] == "!" else i + 1)
+            if end < 0:
+                return f"{text!r} opens a '[' class it never closes"
+            inner = text[i + 1 : end].removeprefix("!")
+            if not inner or set(inner) - _NAME_CHARS:
+                return f"{text!r} has a class [{inner}] that matches no name character"
+            i = end + 1
+            continue
+        if c not in _NAME_CHARS and c not in "*?":
+            return f"{text!r} holds {c!r}, which no surface name or flag key can (separate entries with ',')"
+        i += 1
+    return None
 
 
 def valid_pattern(text: str) -> bool:
     """Whether ``text`` is a surface name, flag key or glob pattern the env and file sources accept."""
-    return bool(_PATTERN_RE.match(text))
-
-
-def error_type_name(exc: BaseException) -> str:
-    """The fully qualified type name of ``exc`` (builtins unqualified), as ``error.type`` wants it."""
-    cls = type(exc)
-    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    return pattern_problem(text) is None
 
 
 @dataclass(frozen=True, eq=False, slots=True)
