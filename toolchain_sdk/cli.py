@@ -27,6 +27,13 @@ def _cmd_hash(args: argparse.Namespace) -> int:
         value = json.loads(args.json)
     elif args.text is not None:
         value = args.text
+    elif sys.stdin is None or sys.stdin.isatty():
+        print(
+            "toolchain hash: give the value: toolchain hash TEXT, --file PATH, --json JSON, or pipe it on stdin "
+            "(e.g. `echo -n text | toolchain hash`)",
+            file=sys.stderr,
+        )
+        return 2
     else:
         value = sys.stdin.buffer.read()
     print(hasher.hash_value(value))

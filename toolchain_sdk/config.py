@@ -46,6 +46,8 @@ class Settings(BaseModel):
 
     service_name: str | None = None
     exporter: ExporterName = "otlp"
+    extra_exporters: tuple[ExporterName, ...] = ()
+    """More exporters named by ``OTEL_TRACES_EXPORTER=console,otlp`` (every one gets the spans)."""
     endpoint: str | None = None
     protocol: Protocol = "http/protobuf"
     traces_file: str = ".toolchain/traces.jsonl"
@@ -73,7 +75,9 @@ def resolve(**given: object) -> Settings:
     """Merge explicit arguments over env vars over defaults; raise ConfigError on bad values."""
     values: dict[str, object] = {k: v for k, v in given.items() if v is not None}
     if "exporter" not in values and (name := _env(OTEL_TRACES_EXPORTER)):
-        values["exporter"] = name.split(",")[0]
+        names = [n.strip().lower() for n in name.split(",") if n.strip().lower() not in ("", "none")]
+        values["exporter"] = names[0] if names else "none"
+        values["extra_exporters"] = tuple(dict.fromkeys(names[1:]))
     if "protocol" not in values:
         proto = _env(OTEL_EXPORTER_OTLP_TRACES_PROTOCOL) or _env(OTEL_EXPORTER_OTLP_PROTOCOL)
         if proto:

@@ -7,6 +7,7 @@ driven for each function kind by ``_wrap``.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 import threading
@@ -17,6 +18,7 @@ from types import TracebackType
 from typing import Any, ParamSpec, TypedDict, TypeVar, Unpack, cast
 
 import wrapt
+from pydantic import ValidationError
 
 from toolchain_sdk import approval as _approval
 from toolchain_sdk import flags as _flags
@@ -32,7 +34,7 @@ __all__ = ["SurfaceOptions", "governed", "governed_call"]
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_SURFACE_RE = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
+_SURFACE_RE = re.compile(r"[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*")
 _RISKS = ("low", "medium", "high")
 _CAPTURES_NOW = ("none", "hash")
 _CAPTURES_LATER = ("redacted", "full")
@@ -40,7 +42,12 @@ _CAPTURES_LATER = ("redacted", "full")
 
 # --- declaration ------------------------------------------------------------------------------
 def _validate(surface: str, risk: str, capture: str, operation: str) -> None:
-    if not isinstance(surface, str) or not _SURFACE_RE.match(surface):
+    if callable(surface) and not isinstance(surface, str):
+        raise ConfigError(
+            f'@governed_call needs a surface name: write @tc.governed_call("support.refund_reply", ...) above '
+            f"{getattr(surface, '__qualname__', surface)!s}, not a bare @tc.governed_call"
+        )
+    if not isinstance(surface, str) or not _SURFACE_RE.fullmatch(surface):
         raise ConfigError(
             f"surface name {surface!r} is not valid: use a stable dotted name of letters, digits, "
             "'_' or '-', e.g. 'support.refund_reply'"
@@ -56,6 +63,14 @@ def _validate(surface: str, risk: str, capture: str, operation: str) -> None:
         raise ConfigError(f"{surface}: capture={capture!r} is not one of none, hash, redacted, full")
     if not operation or not isinstance(operation, str):
         raise ConfigError(f"{surface}: operation must be a non-empty string such as 'chat' or 'embeddings'")
+
+
+def _describe(func: object) -> str:
+    """A function's name for messages and the registry (a ``functools.partial`` has no ``__qualname__``)."""
+    qualname = getattr(func, "__qualname__", None)
+    if qualname is None and isinstance(func, functools.partial):
+        return f"functools.partial({_describe(func.func)})"
+    return str(qualname or type(func).__qualname__)
 
 
 def _resolve_prompt(surface: str, prompt: str | Prompt | None) -> Prompt | None:
@@ -125,6 +140,10 @@ class _Declaration:
                 f"{surface}: unknown argument(s) {', '.join(unknown)}; accepted: {', '.join(sorted(_DEFAULTS))}"
             )
         full: SurfaceOptions = {**_DEFAULTS, **options}
+        for name in ("owner", "model", "provider", "route", "data_class", "kill_flag"):
+            value = full[name]
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(f"{surface}: {name} must be a string, not {type(value).__name__} ({value!r})")
         if full["flags"] is not None and not isinstance(full["flags"], (str, bytes)):
             full["flags"] = tuple(full["flags"])
         exclude = full["exclude_args"]
@@ -154,7 +173,7 @@ def _compile(d: _Declaration, kind: str, func: Callable[..., Any] | None) -> Sur
         surface=surface, risk=o["risk"], approval=o["approval"], fallback=kill_gate.fallback, func=target, kind=kind
     )
     spec = register(
-        SurfaceSpec(
+        _spec(
             surface=surface,
             owner=o["owner"],
             risk=o["risk"],
@@ -171,8 +190,8 @@ def _compile(d: _Declaration, kind: str, func: Callable[..., Any] | None) -> Sur
             fallback=kill_gate.fallback_name,
             approval=approval_gate.describe() if approval_gate is not None else None,
             exclude_args=_excluded(surface, func, o["exclude_args"]),
-            kind=kind,  # type: ignore[arg-type]
-            location=f"{func.__module__}:{func.__qualname__}" if func is not None else None,
+            kind=kind,
+            location=f"{getattr(func, '__module__', '?')}:{_describe(func)}" if func is not None else None,
         )
     )
     gates: list[Gate] = [kill_gate]
@@ -227,7 +246,7 @@ def governed_call(surface: str, **options: Unpack[SurfaceOptions]) -> Callable[[
         call_param = inspect.signature(inner).parameters.get(CALL_PARAM)
         if call_param is not None and call_param.kind is inspect.Parameter.POSITIONAL_ONLY:
             raise ConfigError(
-                f"{surface}: parameter 'call' of {inner.__qualname__} is positional-only; make it keyword "
+                f"{surface}: parameter 'call' of {_describe(inner)} is positional-only; make it keyword "
                 "(e.g. `def f(x, *, call)`) so the SDK can inject it"
             )
         if call_param is not None and call_param.kind in (
@@ -336,6 +355,15 @@ class _BlockCache:
 _BLOCKS = _BlockCache(1024)
 
 
+def _spec(**fields: Any) -> SurfaceSpec:
+    """The surface's ``SurfaceSpec``; a field of the wrong type is a ``ConfigError`` naming the surface."""
+    try:
+        return SurfaceSpec(**fields)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}={e.get('input')!r}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{fields['surface']}: {problems}") from None
+
+
 def _excluded(surface: str, func: Callable[..., Any] | None, names: Sequence[str]) -> tuple[str, ...]:
     """Check ``exclude_args`` against the function's parameters (a block has none to exclude)."""
     if not names:
@@ -346,7 +374,7 @@ def _excluded(surface: str, func: Callable[..., Any] | None, names: Sequence[str
     unknown = [n for n in names if n not in params or n == CALL_PARAM]
     if unknown:
         raise ConfigError(
-            f"{surface}: exclude_args names {', '.join(unknown)}, which {func.__qualname__} has no parameter for "
+            f"{surface}: exclude_args names {', '.join(unknown)}, which {_describe(func)} has no parameter for "
             f"(it has: {', '.join(p for p in params if p != CALL_PARAM)})"
         )
     return tuple(names)

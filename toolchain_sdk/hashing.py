@@ -7,6 +7,13 @@
 * a stream of ``str``/``bytes`` chunks hashes as their concatenation, any other stream as the
   canonical JSON list of its chunks, computed incrementally in constant memory.
 
+Canonical JSON keeps values, not Python types, so these share a hash, by design: an ``int`` (or
+other) dict key and its string (``{1: "a"}`` and ``{"1": "a"}``); a tuple and a list; ``bytes``
+inside a structure and their base64 text; a set and the sorted list of its members' canonical
+JSON texts (``{3, 1, 2}`` and ``["1", "2", "3"]``); ``Decimal``/``UUID``/paths and their text;
+dates and their ISO text; an enum member and its value. A hash is the fingerprint of the JSON a
+reviewer can rebuild (``toolchain hash --json``), which is exactly what these pairs share.
+
 With a key (``TOOLCHAIN_HASH_KEY`` or ``configure(hash_key=...)``) every hash is HMAC-SHA256, so
 low-entropy values cannot be recovered by guessing; the key id is a short fingerprint of the key.
 """
@@ -22,9 +29,12 @@ import hashlib
 import hmac
 import json
 import pathlib
+import sys
 import uuid
 from collections.abc import Mapping
 from typing import Literal, Protocol
+
+import pydantic
 
 __all__ = [
     "Digest",
@@ -46,12 +56,19 @@ class Digest(Protocol):
 
 
 def _default(value: object) -> object:
-    """Turn the non-JSON types we support into JSON values (used by ``json.dumps``)."""
-    model_dump = getattr(value, "model_dump", None)
-    if model_dump is not None and callable(model_dump):  # pydantic v2 models
-        return model_dump(mode="json")
+    """Turn the non-JSON types we support into JSON values (used by ``json.dumps``).
+
+    Types are recognised by what they are (``isinstance``, ``dataclasses.is_dataclass``,
+    ``attrs.has``), never by having a method of some name: a ``unittest.mock.Mock`` has every
+    attribute, and calling into it never ends.
+    """
+    if isinstance(value, pydantic.BaseModel):
+        return value.model_dump(mode="json")
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    attrs_module = sys.modules.get("attr")
+    if attrs_module is not None and attrs_module.has(type(value)):
+        return attrs_module.asdict(value, recurse=False)
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, (bytes, bytearray, memoryview)):
@@ -75,10 +92,14 @@ def canonical_json(value: object) -> bytes:
     """Serialise ``value`` canonically (sorted keys, no whitespace, UTF-8) for hashing.
 
     Raises:
-        TypeError: the value holds a type with no canonical form (e.g. an open file).
-        ValueError: the value holds NaN or an infinity.
+        TypeError: the value holds a type with no canonical form (e.g. an open file, a Mock), or
+            is nested too deeply for the encoder.
+        ValueError: the value holds NaN or an infinity, or a reference cycle.
     """
-    return _ENCODER.encode(value).encode("utf-8")
+    try:
+        return _ENCODER.encode(value).encode("utf-8")
+    except RecursionError:
+        raise TypeError("the value is nested too deeply to hash (about 1,000 levels)") from None
 
 
 def _as_bytes(value: object) -> bytes:

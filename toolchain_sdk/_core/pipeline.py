@@ -105,6 +105,7 @@ class Surface:
         """Create the call's record and, when tracing is on, start its span with the input hash."""
         call = CallRecord(self, args, kwargs, instance)
         if self.inject:
+            self.check_injection(instance, args, kwargs)  # the caller must not pass `call`: the SDK injects it
             kwargs[CALL_PARAM] = call.handle
         tracer = active_tracer()
         if tracer is None:

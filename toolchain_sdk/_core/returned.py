@@ -11,6 +11,7 @@ Attributes of the stream (``response``, ``get_final_message()``, ...) are reacha
 from __future__ import annotations
 
 import io
+import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -25,8 +26,14 @@ __all__ = ["GovernedStream", "is_stream"]
 
 
 def is_stream(value: object) -> bool:
-    """Whether a returned value is a stream to govern: an iterator or async iterator (not a file)."""
-    return isinstance(value, (Iterator, AsyncIterator)) and not isinstance(value, io.IOBase)
+    """Whether a returned value is a stream to govern: an iterator or async iterator (not a file).
+
+    A ``unittest.mock`` object answers to every protocol, so it is never taken for a stream.
+    """
+    if not isinstance(value, (Iterator, AsyncIterator)) or isinstance(value, io.IOBase):
+        return False
+    mock = sys.modules.get("unittest.mock")
+    return mock is None or not isinstance(value, mock.NonCallableMock)
 
 
 class GovernedStream:

@@ -25,21 +25,12 @@ Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], A
 
 def wrapper_for(surface: Surface, kind: str) -> Wrapper:
     """The wrapt wrapper ``(wrapped, instance, args, kwargs)`` for a function of ``kind``."""
-    run = {
+    return {
         "function": _plain,
         "async": _coroutine,
         "generator": _generator,
         "async-generator": _async_generator,
     }[kind](surface)
-    if not surface.inject:
-        return run
-    check = surface.check_injection
-
-    def injecting(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        check(instance, args, kwargs)  # the caller must not pass `call`: the SDK injects it
-        return run(wrapped, instance, args, kwargs)
-
-    return injecting
 
 
 def _observe(surface: Surface, digest: StreamHasher, item: object) -> StreamHasher | None:

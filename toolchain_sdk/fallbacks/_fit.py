@@ -47,6 +47,14 @@ def _kind_of(handler: Callable[..., Any]) -> str:
     return function_kind(target)
 
 
+_KIND_WORDS = {
+    "function": "a plain function",
+    "async": "an async function",
+    "generator": "a generator",
+    "async-generator": "an async generator",
+    "block": "a governed() block",
+}
+
 _ALLOWED = {
     "function": ("function",),
     "async": ("function", "async"),
@@ -174,10 +182,15 @@ def fit(surface: str, kind: str, func: Callable[..., Any], handler: Callable[...
     else:
         handler_kind = _kind_of(handler)
         if handler_kind not in _ALLOWED[kind]:
+            allowed = " or ".join(_KIND_WORDS[k] for k in _ALLOWED[kind])
             raise ConfigError(
-                f"{surface}: fallback {name} is {'an' if handler_kind[0] == 'a' else 'a'} {handler_kind} "
-                f"but the surface is {'a with-block' if kind == 'block' else kind}; a {kind} surface takes "
-                f"{' or '.join(_ALLOWED[kind])} handlers"
+                f"{surface}: fallback {name} is {_KIND_WORDS[handler_kind]}, but the surface is "
+                f"{_KIND_WORDS[kind]}, which takes {allowed} as its fallback"
+                + (
+                    " (a sync call cannot wait for a coroutine: make the fallback a plain def)"
+                    if kind == "function" and handler_kind in ("async", "async-generator")
+                    else ""
+                )
             )
         instance, strip, inject = _check_signature(surface, func, handler, name)
         run = handler

@@ -121,6 +121,17 @@ def _cmd_flags(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    """A whole number of at least 1 (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value} (leave N out for the whole log)")
+    return value
+
+
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``kill``, ``allow``, ``restore`` and ``flags`` on the ``toolchain`` parser."""
 
@@ -154,6 +165,11 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     show.add_argument("--file", help="the flag file (default: $TOOLCHAIN_FLAGS_FILE or .toolchain/flags.json)")
     show.add_argument("--json", action="store_true", help="print JSON")
     show.add_argument(
-        "--history", nargs="?", type=int, const=0, metavar="N", help="show the change log (the last N changes)"
+        "--history",
+        nargs="?",
+        type=_positive,
+        const=0,
+        metavar="N",
+        help="show the change log (all of it, or the last N changes; N >= 1)",
     )
     show.set_defaults(func=_cmd_flags)

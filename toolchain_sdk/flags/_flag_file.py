@@ -66,6 +66,11 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _whole_second_after(moment: datetime) -> datetime:
+    """``moment`` rounded up to the second, as the file stores it: a TTL never ends early."""
+    return moment if moment.microsecond == 0 else moment.replace(microsecond=0) + timedelta(seconds=1)
+
+
 def _parse_time(text: object, what: str) -> datetime:
     if not isinstance(text, str):
         raise ConfigError(f"{what} must be an ISO 8601 time string, not {text!r}")
@@ -313,7 +318,7 @@ class FlagFile:
             raise ConfigError("ttl must be longer than zero")
 
         def change(entries: dict[str, FlagEntry], now: datetime) -> Change:
-            after = FlagEntry(target, killed, reason, who, now, now + ttl if ttl else None)
+            after = FlagEntry(target, killed, reason, who, now, _whole_second_after(now + ttl) if ttl else None)
             before = entries.get(target)
             entries[target] = after
             return Change(now, action, target, who, reason, before, after)

@@ -18,7 +18,14 @@ from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter, Sp
 from toolchain_sdk._core.safety import warn_once
 from toolchain_sdk.config import Settings
 
-__all__ = ["QUEUE_FULL", "SDK_QUEUE_LOGGER", "OtlpJsonFileExporter", "SafeExporter", "build_exporter"]
+__all__ = [
+    "QUEUE_FULL",
+    "SDK_QUEUE_LOGGER",
+    "OtlpJsonFileExporter",
+    "SafeExporter",
+    "build_exporter",
+    "build_exporters",
+]
 
 
 class SafeExporter(SpanExporter):
@@ -136,6 +143,18 @@ def _otlp_exporter(settings: Settings) -> SpanExporter:
     if endpoint is not None:  # same meaning as OTEL_EXPORTER_OTLP_ENDPOINT: a base URL
         endpoint = endpoint.rstrip("/") + "/v1/traces"
     return HttpExporter(endpoint=endpoint)
+
+
+def build_exporters(settings: Settings) -> list[tuple[SpanExporter, str]]:
+    """Every exporter the settings name (``OTEL_TRACES_EXPORTER`` may list several; ``none`` adds none)."""
+    first = build_exporter(settings)
+    made = [first] if first is not None else []
+    if settings.span_exporter is None:
+        for name in settings.extra_exporters:
+            extra = build_exporter(settings.model_copy(update={"exporter": name}))
+            if extra is not None:
+                made.append(extra)
+    return made
 
 
 def build_exporter(settings: Settings) -> tuple[SpanExporter, str] | None:

@@ -17,14 +17,14 @@ import threading
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, SynchronousMultiSpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 
 from toolchain_sdk import semconv
 from toolchain_sdk._core.safety import logger, warn_once
 from toolchain_sdk._version import version
 from toolchain_sdk.config import OTEL_SDK_DISABLED, Settings
-from toolchain_sdk.tracing._exporters import QUEUE_FULL, SDK_QUEUE_LOGGER, SafeExporter, build_exporter
+from toolchain_sdk.tracing._exporters import QUEUE_FULL, SDK_QUEUE_LOGGER, SafeExporter, build_exporters
 from toolchain_sdk.tracing._metrics import shutdown_metrics
 from toolchain_sdk.tracing._watch import ChildWatcher
 
@@ -140,14 +140,14 @@ def install(settings: Settings, *, add_to_existing: bool = False) -> None:
     with _install_lock:
         _state.exit_flush_s = settings.exit_flush_s
         current = trace.get_tracer_provider()
-        built = build_exporter(settings)
+        built = build_exporters(settings)
         provider: TracerProvider | None
         if isinstance(current, TracerProvider):
             provider = current
             _check_resource(provider, settings, owned=current is _state.owned)
             if current is not _state.owned and not add_to_existing:
                 logger.info("toolchain_sdk: using the application's TracerProvider as it is")
-                built = None
+                built = []
         elif not isinstance(current, (trace.ProxyTracerProvider, trace.NoOpTracerProvider)):
             provider = None  # the application's own (non-SDK) provider: governed spans go to it
             if add_to_existing:
@@ -156,7 +156,7 @@ def install(settings: Settings, *, add_to_existing: bool = False) -> None:
                     "configure() cannot add an exporter to it; governed spans go wherever it sends them",
                     type(current).__qualname__,
                 )
-            built = None
+            built = []
         else:
             if os.environ.get(OTEL_SDK_DISABLED, "").lower() == "true":
                 return
@@ -165,12 +165,12 @@ def install(settings: Settings, *, add_to_existing: bool = False) -> None:
             _state.owned = provider
         if provider is not None:
             slot = _state.slots.get(id(provider))
-            if slot is None and built is not None:
+            if slot is None and built:
                 slot = _state.slots[id(provider)] = _Swappable()
                 provider.add_span_processor(slot)
             old = slot.inner if slot is not None else None
             if slot is not None:
-                slot.inner = _processor(built, settings) if built is not None else None
+                slot.inner = _processor(built, settings) if built else None
             if old is not None:
                 old.shutdown()  # flushes what it still holds
         _state.seen = (_UNSEEN, None, None)  # force active_tracer() to look again
@@ -181,15 +181,23 @@ def install(settings: Settings, *, add_to_existing: bool = False) -> None:
             _atexit_registered = True
 
 
-def _processor(built: tuple[SpanExporter, str], settings: Settings) -> SpanProcessor:
-    safe = SafeExporter(*built)
-    _state.exporters.append(safe)
-    if not settings.batch:
-        return SimpleSpanProcessor(safe)
-    sdk_logger = logging.getLogger(SDK_QUEUE_LOGGER)
-    if QUEUE_FULL not in sdk_logger.filters:
-        sdk_logger.filters.insert(0, QUEUE_FULL)  # before the SDK's own filter, which drops repeats
-    return BatchSpanProcessor(safe)
+def _processor(built: list[tuple[SpanExporter, str]], settings: Settings) -> SpanProcessor:
+    """One processor per exporter (each behind ``SafeExporter``); several are fanned out to in order."""
+    processors: list[SpanProcessor] = []
+    for exporter, label in built:
+        safe = SafeExporter(exporter, label)
+        _state.exporters.append(safe)
+        processors.append(BatchSpanProcessor(safe) if settings.batch else SimpleSpanProcessor(safe))
+    if settings.batch:
+        sdk_logger = logging.getLogger(SDK_QUEUE_LOGGER)
+        if QUEUE_FULL not in sdk_logger.filters:
+            sdk_logger.filters.insert(0, QUEUE_FULL)  # before the SDK's own filter, which drops repeats
+    if len(processors) == 1:
+        return processors[0]
+    fan_out = SynchronousMultiSpanProcessor()  # type: ignore[no-untyped-call]
+    for processor in processors:
+        fan_out.add_span_processor(processor)
+    return fan_out
 
 
 def active_tracer() -> trace.Tracer | None:
