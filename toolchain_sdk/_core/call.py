@@ -61,6 +61,9 @@ def _attribute_value(value: object) -> otel_types.AttributeValue | None:
         return None
 
 
+_USAGE_PREFIX = "gen_ai.usage."
+
+
 def _carries_content(span: ReadableSpan) -> bool:
     """Whether a client span holds prompt or completion text (attributes or events)."""
     keys = (span.attributes or {}).keys()
@@ -83,8 +86,8 @@ class CallRecord:
         outcome: ``ok``, ``fallback``, ``denied`` or ``error`` once known.
     """
 
-    __slots__ = ("_handle", "args", "attrs", "context", "events", "instance", "kwargs", "model_child", "outcome",
-                 "output", "span", "surface")  # fmt: skip
+    __slots__ = ("_handle", "args", "attrs", "child_usage", "context", "events", "instance", "kwargs", "model_child",
+                 "outcome", "output", "span", "surface")  # fmt: skip
 
     def __init__(self, surface: Surface, args: tuple[object, ...], kwargs: dict[str, object], instance: object) -> None:
         self.surface = surface
@@ -98,6 +101,7 @@ class CallRecord:
         self.output: tuple[object] | None = None
         self.outcome: str | None = None
         self.model_child = False  # a GenAI client span ran beneath this call (it holds the usage)
+        self.child_usage: set[str] = set()  # the gen_ai.usage.* names such spans carried
         self._handle: GovernedCall | None = None
 
     @property
@@ -130,6 +134,7 @@ class CallRecord:
         if semconv.GEN_AI_OPERATION_NAME not in attrs:
             return
         self.model_child = True
+        self.child_usage.update(k for k in attrs if k.startswith(_USAGE_PREFIX))
         if not self.surface.hash_io and _carries_content(span):
             warn_once(
                 f"child-content:{self.surface.span_name}",

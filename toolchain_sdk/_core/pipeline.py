@@ -212,7 +212,7 @@ class Surface:
         try:
             attrs = call.attrs
             outcome = attrs[semconv.OUTCOME] = call.outcome or outcome
-            kind = attrs[semconv.OPENINFERENCE_SPAN_KIND] = _usage_rule(attrs, outcome, call.model_child)
+            kind = attrs[semconv.OPENINFERENCE_SPAN_KIND] = _usage_rule(attrs, outcome, call)
             meters = instruments()
             if meters is not None:
                 self._measure(meters, span, attrs, outcome, kind)
@@ -295,21 +295,23 @@ _RESPONSE = (
 )
 
 
-def _usage_rule(attrs: dict[str, otel_types.AttributeValue], outcome: str, model_child: bool) -> str:
+def _usage_rule(attrs: dict[str, otel_types.AttributeValue], outcome: str, call: CallRecord) -> str:
     """Apply the one-count rule for usage and return the span's ``openinference.span.kind``.
 
     A call that never reached a model (fallback, denied) carries no usage and no response model.
     When a GenAI client span ran beneath the call, that span holds the usage: the governed span
-    keeps only the response model (for the mismatch check). Otherwise a ``record_usage`` is the
-    evidence of a model call, and the governed span is that call's only record (``LLM``).
+    drops its input and output tokens and every usage count the child carries, and keeps the
+    response model (for the mismatch check) and counts the child lacks (cached, reasoning).
+    Otherwise a ``record_usage`` is the evidence of a model call, and the governed span is that
+    call's only record (``LLM``).
     """
     if outcome in ("fallback", "denied"):
         for key in (*_USAGE, *_RESPONSE):
             attrs.pop(key, None)
         return semconv.SPAN_KIND_GUARDRAIL
     recorded = any(key in attrs for key in _USAGE)
-    if model_child:
-        for key in _USAGE:
+    if call.model_child:
+        for key in (semconv.GEN_AI_USAGE_INPUT_TOKENS, semconv.GEN_AI_USAGE_OUTPUT_TOKENS, *call.child_usage):
             attrs.pop(key, None)
         return semconv.SPAN_KIND_CHAIN
     return semconv.SPAN_KIND_LLM if recorded else semconv.SPAN_KIND_CHAIN
