@@ -25,7 +25,9 @@ VENV = ROOT / ".venv"
 BIN = VENV / "bin"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "toolchain_sdk"
 PHOENIX_VENV = Path(os.environ.get("TOOLCHAIN_PHOENIX_VENV", CACHE / "phoenix-venv"))
-PHOENIX_SPEC = "arize-phoenix>=12"
+# 15.10.0 is the first release with phoenix/trace/gen_ai/conversion.py (GenAI -> OpenInference at
+# ingestion, Phoenix PR #13267): older ones show client-instrumentation spans without kind or tokens.
+PHOENIX_SPEC = "arize-phoenix>=15.10.0"
 POSTGRES_URL_ENV = "TOOLCHAIN_TEST_POSTGRES_URL"  # tests marked `postgres` use the server it names
 
 

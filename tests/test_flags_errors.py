@@ -214,3 +214,21 @@ def test_no_error_state_turns_a_killed_surface_back_on(
         assert [reply("q") for _ in range(5)] == ["fallback"] * 5
     finally:
         flags.set_sources(None)
+
+
+def test_a_kill_without_fallback_reads_as_a_guardrail_not_a_model_call(
+    monkeypatch: pytest.MonkeyPatch, spans: SpanRecorder
+) -> None:
+    """KillSwitchEngaged: status ERROR, outcome error, kind GUARDRAIL, and no usage or response model."""
+    monkeypatch.setenv("TOOLCHAIN_KILL", "nofb.one")
+
+    @tc.governed_call("nofb.one", model="gpt-4o")
+    def f() -> str:
+        return "model"
+
+    with pytest.raises(tc.KillSwitchEngaged):
+        f()
+    attrs = spans.one("nofb.one").attributes or {}
+    assert attrs["toolchain.outcome"] == "error"
+    assert attrs["openinference.span.kind"] == "GUARDRAIL"
+    assert not any(k.startswith(("gen_ai.usage.", "gen_ai.response.")) for k in attrs)

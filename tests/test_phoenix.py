@@ -1,7 +1,9 @@
 """Round trip through a real OTLP backend: Arize Phoenix started on 127.0.0.1 by the test.
 
 A real subprocess makes governed calls and exits without any shutdown call; the spans are then
-read back through Phoenix's own REST API and checked attribute by attribute.
+read back through Phoenix's own REST API and checked attribute by attribute. One test runs the
+real OpenAI client (instrumented, against the local LLM stand-in) to check the span kinds Phoenix
+shows and that its cumulative token counts add each model call once.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from typing import Any
 import pytest
 
 from tests._subproc import run_python
+from tests.llm_standin import StandIn, Usage
 from toolchain_sdk.hashing import Hasher
 
 pytestmark = pytest.mark.phoenix
+pytest_plugins = ("tests.conftest_standin",)  # the LLM stand-in fixtures
 
 DEFAULT_BIN = Path.home() / ".cache" / "toolchain_sdk" / "phoenix-venv" / "bin" / "phoenix"
 
@@ -38,6 +42,17 @@ def free_port() -> int:
 def get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=5) as resp:
         return json.loads(resp.read())
+
+
+def post_json(url: str, payload: object) -> Any:
+    request = urllib.request.Request(
+        url, data=json.dumps(payload).encode(), headers={"content-type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=5) as resp:
+        return json.loads(resp.read())
+
+
+_CUMULATIVE = ("Prompt", "Completion", "Total")
 
 
 class Phoenix:
@@ -60,6 +75,23 @@ class Phoenix:
                 return found
             time.sleep(0.5)
         raise AssertionError(f"Phoenix has {len(found)} of {expect} spans of trace {trace_id}")
+
+    def cumulative_tokens(self, span_ids: list[str]) -> dict[str, tuple[int, int, int]]:
+        """(prompt, completion, total) tokens of each span plus its descendants, as Phoenix's UI shows them.
+
+        The REST API has no cumulative counts; the UI's GraphQL API does. ``span_ids`` are the
+        ``id`` fields of the REST answer (GraphQL node ids).
+        """
+        fields = "cumulativeTokenCountPrompt cumulativeTokenCountCompletion cumulativeTokenCountTotal"
+        query = " ".join(f's{i}: node(id: "{sid}") {{ ... on Span {{ {fields} }} }}' for i, sid in enumerate(span_ids))
+        answer = post_json(f"{self.base}/graphql", {"query": f"{{ {query} }}"})
+        assert "errors" not in answer, answer["errors"]
+        counts: dict[str, tuple[int, int, int]] = {}
+        for i, sid in enumerate(span_ids):
+            node = answer["data"][f"s{i}"]
+            prompt, completion, total = (int(node[f"cumulativeTokenCount{part}"] or 0) for part in _CUMULATIVE)
+            counts[sid] = (prompt, completion, total)
+        return counts
 
 
 @pytest.fixture(scope="module")
@@ -222,3 +254,94 @@ def test_configure_arguments_choose_endpoint_and_protocol(phoenix: Phoenix, prot
     port = phoenix.http_port if protocol == "http/protobuf" else phoenix.grpc_port
     args = {"endpoint": f"http://127.0.0.1:{port}", "protocol": protocol}
     check_spans(run_and_read(phoenix, f"roundtrip-args-{protocol.split('/')[0]}", {}, args))
+
+
+KINDS_SCRIPT = """
+import json
+import openai
+from opentelemetry import trace
+from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+import toolchain_sdk as tc
+
+tc.configure(service_name="phoenix-kinds", endpoint=ENDPOINT,
+             resource_attributes={"openinference.project.name": PROJECT})
+OpenAIInstrumentor().instrument()  # the official OTel OpenAI instrumentation: its span is the model call's
+client = openai.OpenAI(base_url=BASE_URL, api_key="test", max_retries=0)
+
+@tc.governed_call("kinds.uninstrumented", model="gpt-4o", provider="openai")
+def uninstrumented(q, *, call=tc.INJECTED):
+    call.record_usage({"model": "gpt-4o-2024-08-06", "usage": {"prompt_tokens": 11, "completion_tokens": 7}})
+    return "answer"
+
+@tc.governed_call("kinds.instrumented", model="gpt-4o", provider="openai")
+def instrumented(q, *, call=tc.INJECTED):
+    response = client.chat.completions.create(model=call.model, messages=[{"role": "user", "content": q}])
+    call.record_usage(response)  # as an app would; the client span holds the usage, so it is not repeated
+    return response.choices[0].message.content
+
+@tc.governed_call("kinds.switched_off", model="gpt-4o", provider="openai", fallback=lambda q: "template")
+def switched_off(q):
+    raise AssertionError("the kill switch is on: the fallback answers")
+
+with trace.get_tracer("app").start_as_current_span("request") as root:
+    uninstrumented("a")
+    instrumented("b")
+    switched_off("c")
+print(json.dumps({"trace_id": format(root.get_span_context().trace_id, "032x")}))
+"""
+
+SURFACES = ("kinds.uninstrumented", "kinds.instrumented", "kinds.switched_off")
+TOKEN_ATTRIBUTES = (
+    "llm.token_count.prompt",
+    "llm.token_count.completion",
+    "llm.token_count.total",
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.output_tokens",
+)
+
+
+def test_span_kinds_and_tokens_counted_once_in_phoenix(phoenix: Phoenix, standin: StandIn) -> None:
+    """Phoenix shows LLM / CHAIN (over the client's LLM span) / GUARDRAIL and counts each model call's tokens once."""
+    project = "kinds"
+    code = f"PROJECT = {project!r}\nENDPOINT = {phoenix.base!r}\nBASE_URL = {standin.base_url!r}\n" + KINDS_SCRIPT
+    env = {
+        "TOOLCHAIN_KILL": "kinds.switched_off",
+        "OTEL_METRICS_EXPORTER": "none",  # Phoenix takes traces only (/v1/metrics answers 405)
+        "TOOLCHAIN_STRICT": "1",
+    }
+    with standin.answering(usage=Usage(input_tokens=11, output_tokens=7, cache_read_tokens=0, reasoning_tokens=0)):
+        proc = run_python(code, env=env)
+    assert proc.returncode == 0, proc.stderr
+    trace_id = json.loads(proc.stdout.strip().splitlines()[-1])["trace_id"]
+    spans = phoenix.spans(project, trace_id, expect=5)
+    by_name = {s["name"]: s for s in spans}
+    assert len(by_name) == 5, sorted(by_name)
+    llm, chain, guard, root = (by_name[n] for n in (*SURFACES, "request"))
+    [child] = [s for s in spans if s["parent_id"] == chain["context"]["span_id"]]
+
+    # (a) no instrumentation: the governed span is the model call's only record
+    assert llm["span_kind"] == "LLM"
+    tokens = {k: llm["attributes"].get(k) for k in TOKEN_ATTRIBUTES}
+    assert tokens == dict(zip(TOKEN_ATTRIBUTES, (11, 7, 18, 11, 7), strict=True))
+
+    # (b) the client span beneath holds the model call and its tokens; the governed span none
+    assert chain["span_kind"] == "CHAIN"
+    assert child["span_kind"] == "LLM"
+    assert child["attributes"]["gen_ai.operation.name"] == "chat"
+    assert (child["attributes"]["llm.token_count.prompt"], child["attributes"]["llm.token_count.completion"]) == (11, 7)
+    assert not set(TOKEN_ATTRIBUTES) & set(chain["attributes"])
+    assert chain["attributes"]["gen_ai.response.model"] == "gpt-4o-2024-08-06"  # kept for the mismatch check
+
+    # (c) the kill switch's fallback: no model call, so no tokens and no response model
+    assert guard["span_kind"] == "GUARDRAIL"
+    assert guard["attributes"]["toolchain.outcome"] == "fallback"
+    assert not set(TOKEN_ATTRIBUTES) & set(guard["attributes"])
+    assert "gen_ai.response.model" not in guard["attributes"]
+
+    # Phoenix's cumulative count (a span's tokens plus its descendants'): each model call once
+    ids = [s["id"] for s in (llm, chain, child, guard, root)]
+    cumulative = phoenix.cumulative_tokens(ids)
+    assert cumulative[chain["id"]] == cumulative[child["id"]] == (11, 7, 18)  # not 22/14/36
+    assert cumulative[llm["id"]] == (11, 7, 18)
+    assert cumulative[guard["id"]] == (0, 0, 0)
+    assert cumulative[root["id"]] == (22, 14, 36)  # two model calls, each counted once

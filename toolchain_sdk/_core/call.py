@@ -87,7 +87,7 @@ class CallRecord:
     """
 
     __slots__ = ("_handle", "args", "attrs", "child_usage", "context", "events", "instance", "kwargs", "model_child",
-                 "outcome", "output", "span", "surface")  # fmt: skip
+                 "outcome", "output", "refused", "span", "surface")  # fmt: skip
 
     def __init__(self, surface: Surface, args: tuple[object, ...], kwargs: dict[str, object], instance: object) -> None:
         self.surface = surface
@@ -101,6 +101,7 @@ class CallRecord:
         self.output: tuple[object] | None = None
         self.outcome: str | None = None
         self.model_child = False  # a GenAI client span ran beneath this call (it holds the usage)
+        self.refused = False  # a control stopped the call without a fallback (KillSwitchEngaged)
         self.child_usage: set[str] = set()  # the gen_ai.usage.* names such spans carried
         self._handle: GovernedCall | None = None
 
@@ -139,8 +140,9 @@ class CallRecord:
             warn_once(
                 f"child-content:{self.surface.span_name}",
                 "toolchain_sdk: %s has capture='none' but the model-call span %r beneath it carries message "
-                "content; turn the client instrumentation's content capture off "
-                "(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=false) for this service",
+                "content; turn the client instrumentation's content capture off for this service "
+                "(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=false; Anthropic: leave "
+                "ANTHROPIC_OPEN_TELEMETRY_TRACES_CONTENT_MODE at its metadata-only default)",
                 self.surface.span_name,
                 span.name,
             )

@@ -298,14 +298,15 @@ _RESPONSE = (
 def _usage_rule(attrs: dict[str, otel_types.AttributeValue], outcome: str, call: CallRecord) -> str:
     """Apply the one-count rule for usage and return the span's ``openinference.span.kind``.
 
-    A call that never reached a model (fallback, denied) carries no usage and no response model.
+    A call that never reached a model (fallback, denied, refused by the kill switch) carries no
+    usage and no response model.
     When a GenAI client span ran beneath the call, that span holds the usage: the governed span
     drops its input and output tokens and every usage count the child carries, and keeps the
     response model (for the mismatch check) and counts the child lacks (cached, reasoning).
     Otherwise a ``record_usage`` is the evidence of a model call, and the governed span is that
     call's only record (``LLM``).
     """
-    if outcome in ("fallback", "denied"):
+    if outcome in ("fallback", "denied") or call.refused:
         for key in (*_USAGE, *_RESPONSE):
             attrs.pop(key, None)
         return semconv.SPAN_KIND_GUARDRAIL

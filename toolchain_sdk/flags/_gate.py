@@ -249,6 +249,7 @@ class KillGate:
                 1, {semconv.SURFACE: self.target.surface, semconv.KILL_SWITCH_SOURCE: ev.source}
             )
         if not runs_fallback:
+            call.refused = True
             raise KillSwitchEngaged(self.target.surface, self.flag, block=self._kind == "block")
         return self.fallback
 
