@@ -12,18 +12,36 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+import toolchain_sdk as tc
 from toolchain_sdk.approval import ApprovalRecord, ApprovalStore, open_store
 
 POSTGRES_ENV = "TOOLCHAIN_TEST_POSTGRES_URL"
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 GUARD_S = 30.0  # a hang guard, never a speed assertion
 FAST = (0.005, 0.05)  # poll interval for tests: decisions are seen quickly
+
+
+def gated_call(mode: str, name: str, approval: object) -> Callable[[], str]:
+    """A sync or async gated surface, as a plain function that runs one call."""
+    if mode == "sync":
+
+        @tc.governed_call(name, risk="high", fallback=off, approval=approval)
+        def act() -> str:
+            return "done"
+
+        return act
+
+    @tc.governed_call(name, risk="high", fallback=off, approval=approval)
+    async def aact() -> str:
+        return "done"
+
+    return lambda: asyncio.run(aact())
 
 
 def off(*args: object, **kwargs: object) -> str:

@@ -9,13 +9,12 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import toolchain_sdk as tc
-from tests._approval_support import BACKENDS, FAST, GUARD_S, await_pending, off, store_for, wait_pending
+from tests._approval_support import BACKENDS, FAST, GUARD_S, await_pending, gated_call, off, store_for, wait_pending
 from tests._wait import wait_for
 from toolchain_sdk import semconv
 from toolchain_sdk.approval import ApprovalRequest, ApprovalStore, DecisionRefused, SQLiteStore, open_store
@@ -489,23 +488,6 @@ class _FailingLooks:
         return getattr(self._store, name)
 
 
-def gated_call(mode: str, name: str, approval: object) -> Callable[[], str]:
-    """A sync or async gated surface, as a plain function that runs one call."""
-    if mode == "sync":
-
-        @tc.governed_call(name, risk="high", fallback=off, approval=approval)
-        def act() -> str:
-            return "done"
-
-        return act
-
-    @tc.governed_call(name, risk="high", fallback=off, approval=approval)
-    async def aact() -> str:
-        return "done"
-
-    return lambda: asyncio.run(aact())
-
-
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_failed_looks_while_waiting_are_retried(
     mode: str, store: ApprovalStore, caplog: pytest.LogCaptureFixture
@@ -537,3 +519,42 @@ def test_a_queue_down_while_waiting_denies_at_expiry(mode: str, store: ApprovalS
     assert time.monotonic() - started >= 0.3
     assert info.value.decision == "error"
     assert wait_for(lambda: store.get(info.value.request_id or "").status == "cancelled", GUARD_S)  # type: ignore[union-attr]
+
+
+# --- a queue made by an earlier version -------------------------------------------------------------
+EARLIER_DDL = (
+    "CREATE TABLE toolchain_approvals ("
+    " id TEXT PRIMARY KEY, surface TEXT NOT NULL, risk TEXT NOT NULL, phase TEXT NOT NULL,"
+    " arguments_json TEXT NOT NULL, arguments_sha256 TEXT NOT NULL,"
+    " output_json TEXT, output_kind TEXT, output_sha256 TEXT, hash_alg TEXT NOT NULL,"
+    " trace_id TEXT NOT NULL DEFAULT '', span_id TEXT NOT NULL DEFAULT '',"
+    " created_at TEXT NOT NULL, expires_at TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending',"
+    " decided_by TEXT, decided_at TEXT, reason TEXT, decision_sha256 TEXT, edited_json TEXT)"
+)
+
+
+@pytest.mark.parametrize("create", [True, False], ids=["application", "reviewer"])
+def test_a_queue_from_an_earlier_version_is_upgraded_in_place(store_url: str, create: bool) -> None:
+    """A table without the columns added since gets them on first use; its pending requests can still be decided."""
+    created = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    expires = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    insert = (
+        "INSERT INTO toolchain_approvals (id, surface, risk, phase, arguments_json, arguments_sha256, hash_alg, "
+        "created_at, expires_at) VALUES ('r1', 's', 'high', 'before', '{}', ?, 'sha256', ?, ?)"
+    )
+    if store_url.startswith("sqlite:///"):
+        with sqlite3.connect(store_url.removeprefix("sqlite:///")) as conn:
+            conn.execute(EARLIER_DDL)
+            conn.execute(insert, ("a" * 64, created, expires))
+    else:
+        import psycopg
+
+        with psycopg.connect(store_url, autocommit=True) as pg:
+            pg.execute(EARLIER_DDL)
+            pg.execute(insert.replace("?", "%s"), ("a" * 64, created, expires))
+    upgraded = open_store(store_url, create=create)
+    [record] = upgraded.list()
+    assert record.owner == "" and record.heartbeat_at is None and record.request.output_schema is None
+    stored = upgraded.decide(record.request.approve(by="alice"))
+    assert stored.status == "approved" and stored.decision is not None and stored.decision.by == "alice"
+    upgraded.close()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -155,3 +157,120 @@ def test_cli_finds_the_queue_from_the_environment(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert waiting.result() == "Refund of 1.0 for o-4 approved."
+
+
+# --- edits the waiting call would refuse ---------------------------------------------------------------
+def amount_surface(store_url: str, name: str) -> Callable[..., int]:
+    @tc.governed_call(name, risk="high", fallback=off, approval=tc.approval.require(
+        when="after", approver=tc.approval.queue(store_url, poll_interval=FAST), timeout=GUARD_S))  # fmt: skip
+    def amount(order: str) -> int:
+        return 900
+
+    return amount
+
+
+def when_surface(store_url: str, name: str) -> Callable[..., dt.datetime]:
+    @tc.governed_call(name, risk="high", fallback=off, approval=tc.approval.require(
+        when="after", approver=tc.approval.queue(store_url, poll_interval=FAST), timeout=GUARD_S))  # fmt: skip
+    def when(order: str) -> dt.datetime:
+        return dt.datetime(2026, 5, 9, 7, 41, tzinfo=dt.UTC)
+
+    return when
+
+
+def test_cli_refuses_an_edit_of_the_wrong_type_at_once(store_url: str, store: ApprovalStore, tmp_path: Path) -> None:
+    """An edit that does not fit the output's recorded type exits 2 without being stored; a fitting one is returned."""
+    waiting = Waiting(lambda: amount_surface(store_url, "cli.edit.type")("o-9"))
+    [pending] = wait_pending(store)
+    rid = pending.request.id
+    for text in ('"five"', '"100"', "100.5", "[100]"):
+        (tmp_path / "edit.json").write_text(text, encoding="utf-8")
+        proc = cli("edit", rid, "--output-file", str(tmp_path / "edit.json"), "--by", "c", "--reason", "cap",
+                   store=store_url)  # fmt: skip
+        assert proc.returncode == 2, (text, proc.stdout)
+        assert "does not fit the output's type" in proc.stderr and "expected integer" in proc.stderr
+        assert store.get(rid).status == "pending"  # type: ignore[union-attr]
+    proc = cli("edit", rid, "--output-file", "-", "--by", "c", "--reason", "cap", store=store_url, stdin="100")
+    assert proc.returncode == 0, proc.stderr
+    assert f"edited {rid}" in proc.stdout
+    assert waiting.result() == 100
+
+
+def test_cli_reports_an_edit_the_waiting_call_refused(store_url: str, store: ApprovalStore) -> None:
+    """An edit the CLI cannot fully check (a datetime's format) but the call refuses: exit 2; the queue says error."""
+    waiting = Waiting(lambda: when_surface(store_url, "cli.edit.refused")("o-7"))
+    [pending] = wait_pending(store)
+    rid = pending.request.id
+    proc = cli("edit", rid, "--output-file", "-", "--by", "c", "--reason", "later", store=store_url,
+               stdin='"next tuesday"')  # fmt: skip
+    assert proc.returncode == 2, proc.stdout
+    assert "refused the edit by c" in proc.stderr and "malformed edit" in proc.stderr
+    assert "edited" not in proc.stdout
+    with pytest.raises(tc.ApprovalDenied) as info:
+        waiting.result()
+    assert info.value.decision == "error"
+    listed = cli("list", "--status", "all", store=store_url)
+    assert f"{rid}" in listed.stdout and "(error by c)" in listed.stdout
+    assert cli("list", "--status", "edited", store=store_url).stdout.startswith("no edited")
+    shown = json.loads(cli("show", rid, "--json", store=store_url).stdout)
+    assert shown["status"] == "error" and "malformed edit" in shown["reason"]
+    assert shown["decision"]["verdict"] == "edited" and shown["decision"]["by"] == "c"
+
+
+# --- stores that are missing, broken or unreachable ------------------------------------------------------
+def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
+    """The CLI failed the documented way: exit 2, one line on stderr, no traceback."""
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("toolchain: error: "), proc.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["list"], ["list", "--json"], ["show", "4a0ceb5d987f6865"], ["approve", "4a0ceb5d987f6865", "--by", "a"]],
+)
+def test_cli_never_creates_a_store(command: list[str], tmp_path: Path) -> None:
+    """A mistyped --store is an error (exit 2, 'no approval store at'), and nothing is created there."""
+    where = tmp_path / "nonexistent" / "dir" / "x.db"
+    message = one_line_error(cli(*command, store=str(where)))
+    assert "no approval store at" in message and str(where) in message
+    assert not (tmp_path / "nonexistent").exists()
+    message = one_line_error(cli(*command, store=f"sqlite:///{where}"))
+    assert "no approval store at" in message
+    assert not (tmp_path / "nonexistent").exists()
+
+
+def test_cli_default_store_is_not_created_either(tmp_path: Path) -> None:
+    """Without --store or TOOLCHAIN_APPROVALS_URL, a folder with no queue is an error too, not a new queue."""
+    env = {k: v for k, v in os.environ.items() if k != "TOOLCHAIN_APPROVALS_URL"}
+    proc = subprocess.run([sys.executable, "-m", "toolchain_sdk", "approvals", "list"], capture_output=True,
+                          text=True, env=env, timeout=120, cwd=tmp_path)  # fmt: skip
+    assert "no approval store at" in one_line_error(proc)
+    assert not (tmp_path / ".toolchain").exists()
+
+
+def test_cli_garbage_and_foreign_databases(tmp_path: Path) -> None:
+    """A file that is not a database, a database without the queue, or a table without its columns: one line, exit 2."""
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not a database" * 100)
+    assert "not a database" in one_line_error(cli("list", store=str(garbage)))
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    assert "no approval store at" in one_line_error(cli("show", "abc", store=str(empty)))
+    foreign = tmp_path / "foreign.db"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE toolchain_approvals (x TEXT)")
+    message = one_line_error(cli("list", store=str(foreign)))
+    assert "not an approval queue" in message and "no column id" in message
+
+
+@pytest.mark.parametrize("command", [["list"], ["show", "abc"], ["deny", "abc", "--by", "b", "--reason", "no"]])
+def test_cli_unreachable_postgres_keeps_the_password_out(command: list[str]) -> None:
+    """An unreachable PostgreSQL is one line, exit 2, and the URL's password appears nowhere."""
+    pytest.importorskip("psycopg")
+    proc = cli(*command, store="postgresql://user:secret@127.0.0.1:1/db?connect_timeout=2")
+    message = one_line_error(proc)
+    assert "secret" not in proc.stderr and "secret" not in proc.stdout
+    assert "@127.0.0.1:1/db" in message  # which store it was, with the credentials taken out

@@ -20,11 +20,9 @@ from toolchain_sdk.approval._approvers import (
     TOOLCHAIN_ENV,
     Approver,
     CallbackApprover,
-    QueueApprover,
     auto_approve,
     callback,
     deny_all,
-    queue,
 )
 from toolchain_sdk.approval._declare import (
     NotRequired,
@@ -35,6 +33,7 @@ from toolchain_sdk.approval._declare import (
     require,
 )
 from toolchain_sdk.approval._policies import Policy
+from toolchain_sdk.approval._queue import QueueApprover, queue
 from toolchain_sdk.approval._values import ApprovalRequest, Decision, Phase, Verdict
 from toolchain_sdk.approval.store import (
     TOOLCHAIN_APPROVALS_URL,

@@ -3,7 +3,7 @@
 * ``callback(fn)`` — the application's own function (a Slack bot, a ticket system), sync or
   async, returns a ``Decision``; it is held to the request's timeout.
 * ``queue(store)`` — the request waits in a durable queue (SQLite or PostgreSQL) for a decision
-  from ``toolchain approvals ...`` in any process; async callers wait without blocking the loop.
+  from ``toolchain approvals ...`` in any process (``_queue``).
 * ``deny_all()`` — every request is denied; ``auto_approve()`` — every request is approved, and
   only where ``TOOLCHAIN_ENV`` says this is a test or development environment.
 """
@@ -17,45 +17,25 @@ import inspect
 import os
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Final, Protocol, TypeVar, cast, runtime_checkable
+from typing import Final, Protocol, cast, runtime_checkable
 
-from tenacity import (
-    AsyncRetrying,
-    BaseRetrying,
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    retry_if_result,
-    wait_exponential,
-)
-
-from toolchain_sdk._core.safety import warn_once
 from toolchain_sdk.approval._values import ApprovalRequest, Decision
-from toolchain_sdk.approval.store import (
-    DEFAULT_PATH,
-    TOOLCHAIN_APPROVALS_URL,
-    ApprovalRecord,
-    ApprovalStore,
-    open_store,
-)
 from toolchain_sdk.errors import ConfigError
 
 __all__ = [
     "Approver",
     "CallbackApprover",
-    "QueueApprover",
+    "Settling",
     "TOOLCHAIN_ENV",
     "auto_approve",
     "callback",
     "deny_all",
-    "queue",
 ]
 
 TOOLCHAIN_ENV: Final = "TOOLCHAIN_ENV"
 """The kind of environment: ``test`` or ``dev`` allow ``tc.approval.auto_approve()``; anything
 else (including unset) is treated as production."""
 _NON_PRODUCTION: Final = ("test", "testing", "dev", "development")
-_R = TypeVar("_R", bound=BaseRetrying)
 
 
 @runtime_checkable
@@ -74,6 +54,16 @@ class Approver(Protocol):
 
     async def adecide(self, request: ApprovalRequest) -> Decision:
         """Decide ``request`` without blocking the event loop."""
+        ...
+
+
+@runtime_checkable
+class Settling(Protocol):
+    """An approver that keeps a record of its requests (the queue): the gate tells it what it did
+    with each decision, so the record says what happened (``error`` when the gate refused it)."""
+
+    def settle(self, request: ApprovalRequest, problem: str | None) -> None:
+        """Record that the gate took the decision on ``request`` (``problem`` is ``None``) or refused it."""
         ...
 
 
@@ -143,138 +133,6 @@ def callback(fn: DecideFn, *, name: str | None = None) -> CallbackApprover:
             returning by the timeout denies the call.
     """
     return CallbackApprover(fn, name)
-
-
-# --- the durable queue ------------------------------------------------------------------------
-def _pending(record: ApprovalRecord | None) -> bool:
-    """Whether the request still waits for a decision (keep looking)."""
-    return record is not None and record.decision is None and record.status == "pending"
-
-
-def _warn_failed_look(state: RetryCallState) -> None:
-    failure = state.outcome.exception() if state.outcome is not None else None
-    if failure is not None:
-        warn_once(f"approval-poll:{type(failure).__name__}", "toolchain_sdk: approval queue poll failed: %s", failure)
-
-
-def _decision(request: ApprovalRequest, record: ApprovalRecord | None) -> Decision:
-    """The decision a finished poll found, or why there is none (the call is denied)."""
-    if record is None:
-        raise LookupError(f"approval request {request.id} vanished from the queue")
-    if record.decision is None:
-        raise RuntimeError(f"approval request {request.id} was closed as {record.status}")
-    return record.decision
-
-
-class QueueApprover:
-    """Waits for a decision in a durable queue; see ``queue``."""
-
-    def __init__(self, store: ApprovalStore | None, poll_interval: tuple[float, float]) -> None:
-        first, cap = poll_interval
-        if not (0 < first <= cap):
-            raise ConfigError(f"queue poll_interval must be (first, cap) with 0 < first <= cap, got {poll_interval}")
-        self._store = store
-        self._lock = threading.Lock()
-        self._first, self._cap = first, cap
-
-    @property
-    def store(self) -> ApprovalStore:
-        """The store (the default one is resolved from ``TOOLCHAIN_APPROVALS_URL`` on first use)."""
-        if self._store is None:
-            with self._lock:
-                if self._store is None:
-                    self._store = open_store(None)
-        return self._store
-
-    def describe(self) -> str:
-        where = self._store.url if self._store is not None else f"${TOOLCHAIN_APPROVALS_URL} or {DEFAULT_PATH}"
-        return f"queue({where})"
-
-    def _polling(self, retrying: type[_R], request: ApprovalRequest) -> _R:
-        """How a waiting call polls the store (the same for the sync and async paths): looks while
-        the request is pending, backing off from ``first`` to ``cap`` seconds (x1.5 a look), never
-        sleeping past the expiry. A failed look is retried until the expiry, then raised: a store
-        that stays down denies the call."""
-        backoff = wait_exponential(multiplier=self._first, exp_base=1.5, max=self._cap)
-
-        def give_up(state: RetryCallState) -> bool:  # a pending look past the expiry is not the end: it closes
-            return state.outcome is not None and state.outcome.failed and request.remaining() <= 0
-
-        return retrying(
-            retry=retry_if_exception_type() | retry_if_result(_pending),
-            wait=lambda state: min(backoff(state), max(request.remaining(), 0.0)),
-            stop=give_up,
-            before_sleep=_warn_failed_look,
-            reraise=True,
-        )
-
-    def _look(self, request: ApprovalRequest) -> ApprovalRecord | None:
-        """One look at the store. Past the expiry a still-pending request is closed as timed out
-        (``TimeoutError``), unless a decision got there first (then it is read again)."""
-        record = self.store.get(request.id)
-        if _pending(record) and request.remaining() <= 0:
-            if self.store.close_request(request.id, "timeout"):
-                raise TimeoutError(f"no decision on approval request {request.id} before it expired")
-            record = self.store.get(request.id)
-        return record
-
-    def decide(self, request: ApprovalRequest) -> Decision:
-        self.store.submit(request)
-        try:
-            return _decision(request, self._polling(Retrying, request)(self._look, request))
-        except BaseException:
-            self._cancel(request)
-            raise
-
-    async def adecide(self, request: ApprovalRequest) -> Decision:
-        # Shielded, so a cancellation that lands while the row is being written (it may already be
-        # committed) still closes it: the request is closed once the write has finished.
-        submitted = asyncio.ensure_future(asyncio.to_thread(self.store.submit, request))
-        try:
-            await asyncio.shield(submitted)
-            polling = self._polling(AsyncRetrying, request)
-            return _decision(request, await polling(asyncio.to_thread, self._look, request))
-        except BaseException:
-            submitted.add_done_callback(lambda done: self._cancel_stored(done, request))
-            raise
-
-    def _cancel_stored(self, submitted: asyncio.Future[None], request: ApprovalRequest) -> None:
-        """Close a request whose async caller is gone, in a thread of its own (never blocking the loop)."""
-        if submitted.cancelled() or submitted.exception() is not None:
-            return  # never stored: nothing to close
-        threading.Thread(target=self._cancel, args=(request,), daemon=True).start()
-
-    def _cancel(self, request: ApprovalRequest) -> None:
-        """Close a request its caller stopped waiting for, so nobody approves a call that is gone."""
-        try:
-            self.store.close_request(request.id, "cancelled")
-        except Exception as exc:
-            warn_once("approval-cancel", "toolchain_sdk: could not close approval request %s: %s", request.id, exc)
-
-
-def queue(
-    store: ApprovalStore | str | os.PathLike[str] | None = None,
-    *,
-    poll_interval: tuple[float, float] = (0.05, 1.0),
-) -> QueueApprover:
-    """An approver that stores each request in a durable queue and waits for a reviewer's decision.
-
-    Reviewers decide with ``toolchain approvals list|show|approve|deny|edit`` (any process or
-    machine that reaches the store) or ``store.decide(record.request.approve(by=..., ...))``.
-
-    Args:
-        store: a path or ``sqlite:///path`` (SQLite, WAL mode), a ``postgresql://`` URL (needs
-            ``toolchain-sdk[postgres]``), or an ``ApprovalStore``. Default:
-            ``TOOLCHAIN_APPROVALS_URL``, else ``.toolchain/approvals.db``. Opened on first use.
-        poll_interval: ``(first, cap)`` seconds between looks at the store, growing by half per look;
-            a decision is seen at most ``cap`` seconds after it is made.
-
-    Raises:
-        ConfigError: an unusable ``store`` or ``poll_interval``.
-        Failure policy: a store that cannot take the request denies the call at once; one that
-            fails while the call waits is retried until the timeout, then the call is denied.
-    """
-    return QueueApprover(open_store(store) if store is not None else None, poll_interval)
 
 
 # --- fixed answers ----------------------------------------------------------------------------

@@ -2,17 +2,24 @@
 
 Works from any process or machine that reaches the queue: ``--store`` (a path, ``sqlite:///path``
 or ``postgresql://...``), else ``TOOLCHAIN_APPROVALS_URL``, else ``.toolchain/approvals.db``.
-A refused decision (unknown, already decided, expired, hash mismatch) exits with status 2.
+The commands never create a queue: one that does not exist, is not a queue or cannot be reached
+is a one-line error (no password in it). Exit status 2 for every refusal and error: unknown
+request, already decided, expired, hash mismatch, an edit that does not fit the output's type,
+a request whose caller is gone, or a decision the waiting call refused.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
+from urllib.parse import urlsplit
 
 from toolchain_sdk.approval._values import ApprovalRequest, Decision, utcnow
 from toolchain_sdk.approval.store import (
@@ -23,7 +30,8 @@ from toolchain_sdk.approval.store import (
     ApprovalStore,
     open_store,
 )
-from toolchain_sdk.errors import DecisionRefused
+from toolchain_sdk.errors import ConfigError, DecisionRefused, ToolchainError
+from toolchain_sdk.redaction import scrub_text
 
 __all__ = ["add_commands", "record_json"]
 
@@ -48,6 +56,12 @@ def record_json(record: ApprovalRecord) -> dict[str, Any]:
     }
     if req.phase == "after":
         out.update(output=req.output, output_kind=req.output_kind, output_sha256=req.output_sha256)
+    if req.output_schema is not None:
+        out["output_schema"] = dict(req.output_schema)
+    if record.owner:
+        out["caller"] = record.owner
+    if record.heartbeat_at is not None:
+        out["caller_seen_at"] = record.heartbeat_at.isoformat()
     if record.decision is not None:
         d = record.decision
         out["decision"] = {
@@ -61,11 +75,48 @@ def record_json(record: ApprovalRecord) -> dict[str, Any]:
             out["decision"]["output"] = d.output if not isinstance(d.output, bytes) else d.output.decode("latin-1")
     if record.closed_at is not None:
         out["closed_at"] = record.closed_at.isoformat()
+    if record.reason:
+        out["reason"] = record.reason
     return out
 
 
+def _where(args: argparse.Namespace) -> str:
+    return str(args.store or os.environ.get(TOOLCHAIN_APPROVALS_URL) or DEFAULT_PATH)
+
+
 def _store(args: argparse.Namespace) -> ApprovalStore:
-    return open_store(args.store)
+    """The queue ``--store`` names; never created here (a mistyped path is an error, not a new queue)."""
+    return open_store(_where(args), create=False)
+
+
+def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Run a command so that any failure of the store (a file that is not a database, a table that
+    is not a queue, a server that cannot be reached) is one line with exit status 2, and no
+    password of the store's URL is ever printed."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except (ToolchainError, OSError, ValueError) as exc:
+            message = _one_line(str(exc), args)
+            if message == str(exc):
+                raise
+            raise ConfigError(message) from None
+        except Exception as exc:  # the database's own errors (sqlite3, psycopg)
+            where = _one_line(_where(args), args)
+            raise ConfigError(_one_line(f"approval store {where}: {type(exc).__name__}: {exc}", args)) from None
+
+    return run
+
+
+def _one_line(text: str, args: argparse.Namespace) -> str:
+    """``text`` on one line, with the store URL's password (and any other credential) taken out."""
+    where = _where(args)
+    password = urlsplit(where).password if "://" in where else None
+    if password:
+        text = text.replace(password, "***")
+    return scrub_text(" ".join(text.split()))
 
 
 def _find(store: ApprovalStore, request_id: str) -> ApprovalRecord:
@@ -81,6 +132,8 @@ def _left(record: ApprovalRecord) -> str:
         return record.status
     if seconds <= 0:
         return "pending, expired"
+    if record.caller_gone():
+        return "pending, its caller is gone"
     return f"pending, {seconds // 60}m{seconds % 60:02d}s left"
 
 
@@ -120,15 +173,26 @@ def _cmd_show(args: argparse.Namespace) -> int:
     lines.append(f"arguments  {req.hash_alg}={req.arguments_sha256}  (secrets redacted)")
     lines.append(_pretty(dict(req.arguments)))
     if req.phase == "after":
-        lines.append(f"output     {req.hash_alg}={req.output_sha256}  kind={req.output_kind}  (secrets redacted)")
+        title = (req.output_schema or {}).get("title")
+        kind = f"kind={req.output_kind}" + (f"  type={title}" if isinstance(title, str) else "")
+        lines.append(f"output     {req.hash_alg}={req.output_sha256}  {kind}  (secrets redacted)")
         lines.append(_pretty(req.output))
+    if record.owner:
+        seen = f", last seen {record.heartbeat_at.isoformat()}" if record.heartbeat_at else ""
+        lines.append(f"caller     {record.owner}{seen}")
     if record.decision is not None:
         d = record.decision
         lines.append(f"decision   {d.verdict} by {d.by} at {d.decided_at.isoformat()}: {d.reason or '(no reason)'}")
         if d.verdict == "edited":
             lines.append(_pretty(d.output if not isinstance(d.output, bytes) else repr(d.output)))
-    elif record.closed_at is not None:
-        lines.append(f"closed     {record.status} at {record.closed_at.isoformat()} (the call was denied)")
+    if record.decision is not None and record.status != "error" and record.closed_at is not None:
+        lines.append(f"taken      by the waiting call at {record.closed_at.isoformat()}")
+    if record.status == "error" and record.closed_at is not None:
+        lines.append(f"closed     error at {record.closed_at.isoformat()}: the waiting call refused the decision "
+                     f"and was denied: {record.reason}")  # fmt: skip
+    elif record.decision is None and record.closed_at is not None:
+        why = f": {record.reason}" if record.reason else ""
+        lines.append(f"closed     {record.status} at {record.closed_at.isoformat()} (the call was denied){why}")
     print("\n".join(lines))
     return 0
 
@@ -145,8 +209,33 @@ def _decide(args: argparse.Namespace, build: Callable[[ApprovalRequest], Decisio
         )
     decision: Decision = build(request)
     stored = store.decide(decision)
+    if decision.verdict != "denied":  # what lets a call through is only done once the call took it
+        stored = _settled(store, stored, args.wait)
+    if stored.status == "error":
+        raise DecisionRefused(
+            f"{request.id} ({request.surface}): the waiting call refused the {_NOUNS[decision.verdict]} by "
+            f"{decision.by} and was denied: {stored.reason}"
+        )
     print(f"{stored.status} {request.id} ({request.surface}) by {decision.by} at {utcnow().isoformat()}")
+    if stored.closed_at is None and decision.verdict != "denied":
+        print(
+            f"toolchain: the waiting call has not taken the decision yet; `toolchain approvals show {request.id}` "
+            "says what it did",
+            file=sys.stderr,
+        )
     return 0
+
+
+_NOUNS: Final = {"approved": "approval", "denied": "denial", "edited": "edit"}
+
+
+def _settled(store: ApprovalStore, record: ApprovalRecord, wait_s: float) -> ApprovalRecord:
+    """``record`` once the waiting call has taken or refused its decision (at most ``wait_s`` later)."""
+    deadline = time.monotonic() + max(wait_s, 0.0)
+    while record.closed_at is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        record = store.get(record.request.id) or record
+    return record
 
 
 def _read_output(path: str, kind: str | None) -> object:
@@ -211,29 +300,37 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--surface", help="only this surface")
     p.add_argument("--limit", type=int, default=100)
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=_cmd_list)
+    p.set_defaults(func=_guarded(_cmd_list))
 
     p = cmds.add_parser("show", parents=[common], help="show one request: arguments, output, hashes, decision")
     p.add_argument("id")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=_cmd_show)
+    p.set_defaults(func=_guarded(_cmd_show))
 
     who = argparse.ArgumentParser(add_help=False)
     who.add_argument("id", help="the request id (from `toolchain approvals list`)")
     who.add_argument("--by", required=True, type=_nonempty, help="who decides (recorded on the span)")
+    who.add_argument(
+        "--wait",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="approve/edit: wait this long for the waiting call to take the decision, and exit 2 if it refuses "
+        "it (default 5)",
+    )
 
     p = cmds.add_parser("approve", parents=[common, who], help="approve a pending request")
     p.add_argument("--reason", default="", help="why (recorded on the span)")
     p.add_argument(
         "--expect-sha256", help="refuse unless the request's arguments/output hash is this (what you reviewed)"
     )
-    p.set_defaults(func=_cmd_approve)
+    p.set_defaults(func=_guarded(_cmd_approve))
 
     p = cmds.add_parser("deny", parents=[common, who], help="deny a pending request")
     p.add_argument("--reason", required=True, type=_nonempty, help="why (recorded on the span)")
-    p.set_defaults(func=_cmd_deny)
+    p.set_defaults(func=_guarded(_cmd_deny))
 
     p = cmds.add_parser("edit", parents=[common, who], help="replace the output under review (after-mode requests)")
     p.add_argument("--output-file", required=True, help="the edited output ('-' for stdin): text, bytes or JSON")
     p.add_argument("--reason", required=True, help="why the output was changed (required, recorded on the span)")
-    p.set_defaults(func=_cmd_edit)
+    p.set_defaults(func=_guarded(_cmd_edit))

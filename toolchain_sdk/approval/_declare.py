@@ -6,19 +6,28 @@ import datetime as _dt
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from toolchain_sdk.approval._approvers import (
-    Approver,
-    QueueApprover,
-    queue,
-)
-from toolchain_sdk.approval._gate import ApprovalGate, NotRequiredGate
-from toolchain_sdk.approval._policies import AlwaysPolicy, Policy, PredicatePolicy, RiskPolicy
+from toolchain_sdk import semconv
+from toolchain_sdk.approval._approvers import Approver
+from toolchain_sdk.approval._gate import ApprovalGate
+from toolchain_sdk.approval._policies import AlwaysPolicy, Policy, PredicatePolicy, RiskPolicy, is_async
+from toolchain_sdk.approval._queue import QueueApprover, queue
 from toolchain_sdk.approval._values import Phase, format_seconds, parse_timeout
 from toolchain_sdk.errors import ConfigError
 
-__all__ = ["NotRequired", "PolicySpec", "Requirement", "build_approval_gate", "not_required", "require"]
+if TYPE_CHECKING:
+    from toolchain_sdk._core.call import CallRecord
+
+__all__ = [
+    "NotRequired",
+    "NotRequiredGate",
+    "PolicySpec",
+    "Requirement",
+    "build_approval_gate",
+    "not_required",
+    "require",
+]
 
 PolicySpec = Literal["always", "low", "medium", "high"] | Callable[[Mapping[str, object]], bool]
 _STREAMS = ("generator", "async-generator")
@@ -48,6 +57,31 @@ class NotRequired:
     reason: str
 
 
+class NotRequiredGate:
+    """The gate of ``tc.approval.not_required(reason=...)``: never asks, says why on the span."""
+
+    reviews = False
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def describe(self) -> str:
+        return f"not required: {self.reason}"
+
+    def check(self, call: CallRecord) -> Callable[..., Any] | None:
+        call.attrs[semconv.APPROVAL_REQUIRED] = False
+        return None
+
+    async def acheck(self, call: CallRecord) -> Callable[..., Any] | None:
+        return self.check(call)
+
+    def review(self, call: CallRecord, output: object) -> object:
+        return output
+
+    async def areview(self, call: CallRecord, output: object) -> object:
+        return output
+
+
 _default_lock = threading.Lock()
 _default_queue: QueueApprover | None = None
 
@@ -62,6 +96,11 @@ def _default_approver() -> QueueApprover:
 
 
 def _policy(spec: PolicySpec | Policy) -> Policy:
+    if callable(spec) and is_async(spec):
+        raise ConfigError(
+            f"approval policy {getattr(spec, '__qualname__', type(spec).__name__)} is an async function; a policy "
+            "decides from the call's arguments alone and must return True or False at once (put I/O in the approver)"
+        )
     if spec == "always":
         return AlwaysPolicy()
     if spec in ("low", "medium", "high"):
@@ -93,7 +132,9 @@ def require(
             generators and ``with tc.governed(...)`` blocks (see docs/approvals.md).
         policy: when a call needs approval: ``always`` (default); a risk level (``medium``:
             surfaces of risk medium or high); or a predicate over the call's arguments by name,
-            e.g. ``lambda a: a["amount"] > 100`` (a predicate that raises means "ask").
+            e.g. ``lambda a: a["amount"] > 100``. Only ``True``/``False`` is an answer: a predicate
+            that raises or returns anything else (``None``, ``0``, ...) means "ask", with a warning.
+            An ``async def`` predicate is a ``ConfigError`` (it would return a coroutine).
         approver: who decides; default ``tc.approval.queue()`` (``.toolchain/approvals.db``, or
             ``TOOLCHAIN_APPROVALS_URL``).
         timeout: how long to wait: ``"15m"``, ``"30s"``, ``"1h30m"``, seconds, or a timedelta.
@@ -102,9 +143,11 @@ def require(
             ``fallback`` handler (the span still says ``toolchain.outcome=denied``).
 
     Raises:
-        ConfigError: a bad ``when``, ``policy``, ``approver``, ``timeout`` or ``on_deny``.
+        ConfigError: a bad ``when``, ``policy`` (including an ``async def``), ``approver``,
+            ``timeout`` or ``on_deny``.
         Failure policy: fail closed — an approver error, a timeout, an unreachable store, a
-            malformed decision or one bound to another call denies the call.
+            malformed decision or one bound to another call, an edit that is not of the
+            function's return type, or a request that cannot be prepared denies the call.
     """
     if when not in ("before", "after"):
         raise ConfigError(f"approval when={when!r} is not 'before' or 'after'")
@@ -192,4 +235,5 @@ def build_approval_gate(
         on_deny=approval.on_deny,
         fallback=fallback if approval.on_deny == "fallback" else None,
         description=approval.describe(),
+        func=func,
     )

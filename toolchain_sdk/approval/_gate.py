@@ -2,9 +2,12 @@
 
 The gate is a control, so it fails closed: anything but an explicit, well-formed decision bound
 to this very call — approver error, timeout (or an answer after it), a malformed decision, one
-bound to another request or other arguments/output, arguments changed while waiting — denies.
+bound to another request or other arguments/output, arguments changed while waiting, an edit
+that is not of the function's return type — denies; so does a policy that answers anything but
+``True``/``False`` (it asks), and any failure to prepare the request (``on_deny`` is honoured).
 Each pass is written once, as steps that yield what they wait for (``_steps``); the sync and
-async paths differ only in the wait itself.
+async paths differ only in the wait itself. An approver that keeps a record (the queue) is told
+what the gate did with its decision, so the record agrees with what happened.
 """
 
 from __future__ import annotations
@@ -12,15 +15,16 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final, Literal, Never, TypeAlias
 
 from toolchain_sdk import config, semconv, tracing
 from toolchain_sdk._core.safety import warn_once
-from toolchain_sdk.approval._approvers import Approver
-from toolchain_sdk.approval._policies import Policy
+from toolchain_sdk.approval._approvers import Approver, Settling
+from toolchain_sdk.approval._edits import EditCheck
+from toolchain_sdk.approval._policies import Policy, needs_approval
 from toolchain_sdk.approval._steps import Steps, adrive, drive
 from toolchain_sdk.approval._values import (
     ApprovalRequest,
@@ -34,13 +38,14 @@ from toolchain_sdk.approval._values import (
     utcnow,
 )
 from toolchain_sdk.errors import ApprovalDenied
+from toolchain_sdk.hashing import canonical_json
 from toolchain_sdk.inventory import get_surface
 from toolchain_sdk.redaction import scrub_text
 
 if TYPE_CHECKING:
     from toolchain_sdk._core.call import CallRecord
 
-__all__ = ["ApprovalGate", "LATE_GRACE_S", "NotRequiredGate"]
+__all__ = ["ApprovalGate", "LATE_GRACE_S"]
 
 LATE_GRACE_S: Final = 1.0
 """How long past the request's expiry the gate waits for an approver that handles its own
@@ -67,8 +72,46 @@ class _RunFallback:
         return self.fallback(*self.call.args, **self.call.kwargs)
 
 
-_WaitFor: TypeAlias = "ApprovalRequest | _RunFallback"
-"""What the steps wait for: the approver's answer to a request, or the fallback's output."""
+@dataclass(frozen=True)
+class _Settle:
+    """A wait: tell an approver that keeps a record what the gate did with its decision (a store
+    write). Its failure changes nothing for the call; the operator is told."""
+
+    approver: Settling
+    request: ApprovalRequest
+    problem: str | None
+
+    def __call__(self) -> None:
+        try:
+            self.approver.settle(self.request, self.problem)
+        except Exception as exc:
+            warn_once("approval-settle", "toolchain_sdk: could not record the gate's verdict on approval request %s "
+                      "(%s: %s); the queue may show another state than what happened", self.request.id,
+                      type(exc).__name__, exc)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Unprepared:
+    """The request could not be prepared (the arguments or output cannot be hashed or shown)."""
+
+    request_id: str
+    reason: str
+    cause: Exception
+
+
+@dataclass(frozen=True)
+class _Judged:
+    """The gate's verdict on an answer: what to record, why, what was wrong, and what passes."""
+
+    verdict: str
+    reason: str
+    problem: str | None = None
+    output: object = None
+
+
+_WaitFor: TypeAlias = "ApprovalRequest | _RunFallback | _Settle"
+"""What the steps wait for: the approver's answer to a request, the fallback's output, or a record
+of the gate's verdict."""
 
 
 class ApprovalGate:
@@ -85,6 +128,7 @@ class ApprovalGate:
         on_deny: Literal["raise", "fallback"],
         fallback: Callable[..., Any] | None,
         description: str,
+        func: Callable[..., Any] | None = None,
     ) -> None:
         self._surface = surface
         self._description = description
@@ -94,6 +138,8 @@ class ApprovalGate:
         self._timeout = timeout_s
         self._on_deny = on_deny
         self._fallback = fallback
+        self._edits = EditCheck(func)
+        self._settling = approver if isinstance(approver, Settling) else None  # keeps a record: tell it the verdict
         self.reviews = when == "after"
 
     def describe(self) -> str:
@@ -115,9 +161,9 @@ class ApprovalGate:
 
     # --- the waits: the only part that differs ---------------------------------------------------
     def _wait(self, need: _WaitFor) -> object:
-        """Block until ``need`` is met: the approver's decision (or the exception it raised), or
-        the fallback's output (its errors propagate)."""
-        if isinstance(need, _RunFallback):
+        """Block until ``need`` is met: the approver's decision (or the exception it raised), the
+        fallback's output (its errors propagate), or the record of the verdict."""
+        if isinstance(need, (_RunFallback, _Settle)):
             return need()
         try:
             return self._approver.decide(need)
@@ -129,6 +175,8 @@ class ApprovalGate:
         if isinstance(need, _RunFallback):
             result = need()
             return await result if inspect.isawaitable(result) else result
+        if isinstance(need, _Settle):
+            return await asyncio.to_thread(need)
         try:
             guard = max(need.remaining(), 0.0) + LATE_GRACE_S
             return await asyncio.wait_for(self._approver.adecide(need), guard)
@@ -156,9 +204,13 @@ class ApprovalGate:
 
     def _asking(self, call: CallRecord, output: tuple[object] | None) -> Steps[_WaitFor, _Outcome]:
         """Open a request (when the policy needs one), wait for the approver's answer, close it."""
+        original = output[0] if output else None
         request = self._open(call, output)
         if request is None:
-            return _Outcome("pass", output[0] if output else None)
+            return _Outcome("pass", original)
+        if isinstance(request, _Unprepared):
+            call.attrs[semconv.APPROVAL_REASON] = scrub_text(request.reason)
+            return self._refuse(call, request.request_id, "error", request.reason, request.cause)
         started = time.monotonic()
         meters = tracing.instruments()
         if meters is not None:
@@ -168,46 +220,33 @@ class ApprovalGate:
         finally:
             if meters is not None:
                 meters.approval_pending.add(-1)
-        return self._close(call, request, answer, time.monotonic() - started, output[0] if output else None)
+        waited = time.monotonic() - started
+        judged = self._judge(call, request, answer, original)
+        if isinstance(answer, Decision) and self._settling is not None:
+            yield _Settle(self._settling, request, judged.reason if judged.problem is not None else None)
+        return self._close(call, request, answer, judged, waited)
 
-    def _open(self, call: CallRecord, output: tuple[object] | None) -> ApprovalRequest | None:
+    def _open(self, call: CallRecord, output: tuple[object] | None) -> ApprovalRequest | _Unprepared | None:
         """Ask the policy; when approval is needed, build the request and record it on the span."""
         attrs = call.attrs
-        arguments = call.arguments
-        try:
-            required = self._policy(call.risk, arguments)
-        except Exception as exc:  # an unsure policy asks a person: the safe side
-            warn_once(f"approval-policy:{self._surface}", "toolchain_sdk: %s: approval policy raised %r; "
-                      "asking for approval", self._surface, exc)  # fmt: skip
-            required = True
+        required = needs_approval(self._policy, self._surface, call.risk, lambda: call.arguments)
         attrs[semconv.APPROVAL_REQUIRED] = required
         if not required:
             return None
         attrs[semconv.APPROVAL_WHEN] = self._when
         request_id = new_request_id()
         attrs[semconv.APPROVAL_ID] = request_id
-        hasher = config.hasher()
         try:
-            now = utcnow()
-            request = ApprovalRequest(
-                id=request_id,
-                surface=self._surface,
-                risk=call.risk,
-                phase=self._when,
-                arguments=json_view(call.recorded_arguments),  # type: ignore[arg-type]
-                arguments_sha256=hasher.hash_arguments(call.recorded_arguments),
-                output=output_view(output[0]) if output else None,
-                output_kind=output_kind(output[0]) if output else None,
-                output_sha256=hasher.hash_value(output[0]) if output else None,
-                hash_alg=hasher.alg,
-                created_at=now,
-                expires_at=now + timedelta(seconds=self._timeout),
-                **_trace_ids(call),
-            )
-        except (TypeError, ValueError) as exc:
+            request = self._request(call, request_id, output)
+        except Exception as exc:  # whatever it is, nothing can be bound or shown: deny (honouring on_deny)
             what = "output" if output else "arguments"
-            self._deny(call, request_id, "error", f"the call's {what} cannot be hashed, so no decision can be bound "
-                       f"to them: {exc}", exc)  # fmt: skip
+            if isinstance(exc, (TypeError, ValueError)):
+                reason = f"the call's {what} cannot be hashed, so no decision can be bound to them: {exc}"
+            elif isinstance(exc, RecursionError):
+                reason = f"the call's {what} are nested too deeply to hash or to show a reviewer"
+            else:
+                reason = f"the approval request could not be prepared: {type(exc).__name__}: {exc}"
+            return _Unprepared(request_id, reason, exc)
         event: dict[str, object] = {
             semconv.APPROVAL_ID: request_id,
             semconv.APPROVAL_WHEN: self._when,
@@ -219,14 +258,38 @@ class ApprovalGate:
         call.add_event(semconv.EVENT_APPROVAL_REQUESTED, event)
         return request
 
+    def _request(self, call: CallRecord, request_id: str, output: tuple[object] | None) -> ApprovalRequest:
+        """The request: redacted views and exact hashes of the arguments (and output), its expiry."""
+        hasher = config.hasher()
+        arguments = call.recorded_arguments
+        trace_id, span_id = _trace_ids(call)
+        now = utcnow()
+        return ApprovalRequest(
+            id=request_id,
+            surface=self._surface,
+            risk=call.risk,
+            phase=self._when,
+            arguments=json_view(arguments),  # type: ignore[arg-type]
+            arguments_sha256=hasher.hash_bytes(canonical_json(arguments)),  # strict: no stand-ins for parts
+            output=output_view(output[0]) if output else None,
+            output_kind=output_kind(output[0]) if output else None,
+            output_sha256=hasher.hash_value(output[0]) if output else None,
+            output_schema=self._edits.schema(output[0]) if output else None,
+            hash_alg=hasher.alg,
+            created_at=now,
+            expires_at=now + timedelta(seconds=self._timeout),
+            trace_id=trace_id,
+            span_id=span_id,
+        )
+
     def _close(
-        self, call: CallRecord, request: ApprovalRequest, answer: object, waited_s: float, output: object
+        self, call: CallRecord, request: ApprovalRequest, answer: object, judged: _Judged, waited_s: float
     ) -> _Outcome:
-        """Check the answer, record it on the span, and let the call through or deny it."""
+        """Record the verdict on the span, and let the call (or the edit) through or deny it."""
+        verdict, reason = judged.verdict, judged.reason
         call.attrs[semconv.APPROVAL_WAIT_MS] = round(waited_s * 1000, 3)
-        verdict, reason, problem = self._judge(call, request, answer, output)
         decided: dict[str, object] = {semconv.APPROVAL_ID: request.id, semconv.APPROVAL_DECISION: verdict}
-        if isinstance(answer, Decision) and problem is None:
+        if isinstance(answer, Decision) and judged.problem is None:
             call.attrs[semconv.APPROVAL_APPROVER] = decided[semconv.APPROVAL_APPROVER] = answer.by
         if reason:
             call.attrs[semconv.APPROVAL_REASON] = decided[semconv.APPROVAL_REASON] = scrub_text(reason)
@@ -237,36 +300,49 @@ class ApprovalGate:
         if meters is not None:
             meters.approval_wait.record(waited_s, {semconv.SURFACE: self._surface, semconv.APPROVAL_DECISION: verdict})
         if verdict == "approved":
-            return _Outcome("pass", output)
+            return _Outcome("pass", judged.output)
         if verdict == "edited":
             assert isinstance(answer, Decision)
-            edited = _coerce(answer.output, output)
             call.attrs[semconv.OVERRIDE_EDITOR] = answer.by
             call.attrs[semconv.OVERRIDE_REASON] = scrub_text(answer.reason)
             if self._hashes(call) and request.output_sha256:
                 call.attrs[semconv.OVERRIDE_ORIGINAL_SHA256] = request.output_sha256
-            return _Outcome("pass", edited)
+            return _Outcome("pass", judged.output)
+        return self._refuse(call, request.id, verdict, reason, answer if isinstance(answer, BaseException) else None)
+
+    def _refuse(
+        self, call: CallRecord, request_id: str, verdict: str, reason: str, cause: BaseException | None
+    ) -> _Outcome:
+        """A denial: the fallback answers with ``on_deny="fallback"``, else ``ApprovalDenied``."""
         if self._on_deny == "fallback" and self._fallback is not None:
             call.outcome = "denied"
+            call.attrs[semconv.APPROVAL_DECISION] = verdict
             spec = get_surface(self._surface)
             if spec is not None and spec.fallback:
                 call.attrs[semconv.FALLBACK_HANDLER] = spec.fallback
             return _Outcome("fallback")
-        self._deny(call, request.id, verdict, reason, answer if isinstance(answer, BaseException) else None)
+        self._deny(call, request_id, verdict, reason, cause)
 
-    def _judge(
-        self, call: CallRecord, request: ApprovalRequest, answer: object, output: object
-    ) -> tuple[str, str, str | None]:
-        """``(decision, reason, problem)``: the verdict to record, and what was wrong with the answer."""
+    def _judge(self, call: CallRecord, request: ApprovalRequest, answer: object, output: object) -> _Judged:
+        """The verdict on the approver's answer (an edit checked and fitted to the output's type)."""
         if isinstance(answer, TimeoutError):
-            return "timeout", f"no decision within {format_seconds(self._timeout)}", "timeout"
+            return _Judged("timeout", f"no decision within {format_seconds(self._timeout)}", "timeout")
         if isinstance(answer, Exception):
-            return "error", f"the approver failed: {type(answer).__name__}: {answer}", "error"
-        problem = self._malformed(call, request, answer, output)
+            return _Judged("error", f"the approver failed: {type(answer).__name__}: {answer}", "error")
+        fitted = output
+        try:
+            problem = self._malformed(call, request, answer, output)
+            if problem is None and isinstance(answer, Decision) and answer.verdict == "edited":
+                try:
+                    fitted = self._edits.fit(answer.output, output)
+                except (TypeError, ValueError) as exc:
+                    problem = f"malformed edit: {exc}"
+        except Exception as exc:  # checking it failed: in doubt, deny
+            problem = f"the decision could not be checked: {type(exc).__name__}: {exc}"
         if problem is not None:
-            return ("timeout" if problem == "late" else "error"), _PROBLEMS.get(problem, problem), problem
+            return _Judged("timeout" if problem == "late" else "error", _PROBLEMS.get(problem, problem), problem)
         assert isinstance(answer, Decision)
-        return answer.verdict, answer.reason, None
+        return _Judged(answer.verdict, answer.reason, None, fitted)
 
     def _malformed(self, call: CallRecord, request: ApprovalRequest, answer: object, output: object) -> str | None:
         if not isinstance(answer, Decision):
@@ -288,15 +364,10 @@ class ApprovalGate:
                 if request.phase == "after"
                 else hasher.hash_arguments(call.recorded_arguments)
             )
-        except (TypeError, ValueError):
+        except Exception:
             now = ""
         if now != request.subject_sha256:
             return f"the call's {'output' if request.phase == 'after' else 'arguments'} changed while it waited"
-        if answer.verdict == "edited":
-            try:
-                _coerce(answer.output, output)
-            except (TypeError, ValueError) as exc:
-                return f"malformed edit: {exc}"
         return None
 
     def _deny(
@@ -319,61 +390,10 @@ class ApprovalGate:
 _PROBLEMS: Final = {"late": "the decision came after the request expired"}
 
 
-class NotRequiredGate:
-    """The gate of ``tc.approval.not_required(reason=...)``: never asks, says why on the span."""
-
-    reviews = False
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-    def describe(self) -> str:
-        return f"not required: {self.reason}"
-
-    def check(self, call: CallRecord) -> Callable[..., Any] | None:
-        call.attrs[semconv.APPROVAL_REQUIRED] = False
-        return None
-
-    async def acheck(self, call: CallRecord) -> Callable[..., Any] | None:
-        return self.check(call)
-
-    def review(self, call: CallRecord, output: object) -> object:
-        return output
-
-    async def areview(self, call: CallRecord, output: object) -> object:
-        return output
-
-
-def _trace_ids(call: CallRecord) -> dict[str, str]:
+def _trace_ids(call: CallRecord) -> tuple[str, str]:
+    """The call's trace and span id (hex), or empty strings when tracing is off."""
     span = call.span
     if span is None:
-        return {}
+        return "", ""
     ctx = span.get_span_context()
-    return {"trace_id": f"{ctx.trace_id:032x}", "span_id": f"{ctx.span_id:016x}"} if ctx.is_valid else {}
-
-
-def _coerce(edited: object, original: object) -> object:
-    """An edited output in the original's type: text stays text, bytes bytes, a pydantic model or
-    a dataclass is rebuilt from the edited fields; anything else is the edited JSON value.
-
-    Raises:
-        TypeError, ValueError: the edit does not fit (e.g. a number for a text output).
-    """
-    if isinstance(original, str):
-        if not isinstance(edited, str):
-            raise TypeError(f"the output is text; the edit is a {type(edited).__name__}")
-        return edited
-    if isinstance(original, (bytes, bytearray, memoryview)):
-        if isinstance(edited, str):
-            return edited.encode("utf-8")
-        if not isinstance(edited, (bytes, bytearray, memoryview)):
-            raise TypeError(f"the output is bytes; the edit is a {type(edited).__name__}")
-        return bytes(edited)
-    if type(edited) is type(original):
-        return edited
-    validate = getattr(type(original), "model_validate", None)
-    if callable(validate) and isinstance(edited, Mapping):
-        return validate(edited)
-    if hasattr(original, "__dataclass_fields__") and isinstance(edited, Mapping):
-        return type(original)(**edited)
-    return edited
+    return (f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}") if ctx.is_valid else ("", "")

@@ -9,16 +9,19 @@ be replayed for another call. Build decisions with ``request.approve()``, ``.den
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as _dt
 import json
 import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Any, Final, Literal
+
+import pydantic
 
 from toolchain_sdk.hashing import canonical_json
-from toolchain_sdk.redaction import scrub, scrub_text
+from toolchain_sdk.redaction import MAX_DEPTH, TOO_DEEP, scrub, scrub_text
 
 __all__ = [
     "ApprovalRequest",
@@ -104,6 +107,8 @@ class ApprovalRequest:
             (``bytes`` as base64 text).
         output_kind: how the output is carried: ``text``, ``bytes`` or ``json``.
         output_sha256: the hash of the exact output (``after``).
+        output_schema: the JSON Schema an edit of the output must fit (``after``; the function's
+            return type, else the output's type), for reviewers' tools; ``None`` when unknown.
         hash_alg: ``sha256``, or ``hmac-sha256`` when a hash key is configured.
         created_at, expires_at: when it was asked and when it times out (UTC); no decision by
             then is a denial.
@@ -123,6 +128,7 @@ class ApprovalRequest:
     output: object = None
     output_kind: OutputKind | None = None
     output_sha256: str | None = None
+    output_schema: Mapping[str, object] | None = None
     trace_id: str = ""
     span_id: str = ""
 
@@ -198,12 +204,50 @@ def format_seconds(seconds: float) -> str:
 
 # --- what leaves the process: JSON views with secrets redacted -------------------------------------
 def json_view(value: object) -> object:
-    """``value`` as plain JSON values (pydantic models and dataclasses as their fields), secrets redacted.
+    """``value`` as plain JSON values (pydantic models and dataclasses as their fields), secrets
+    redacted, nesting deeper than ``MAX_DEPTH`` shown as ``[TOO DEEP]``.
+
+    The value is cut to that depth (without recursion) before it is serialised, so no input can
+    make this raise ``RecursionError``.
 
     Raises:
         TypeError, ValueError: the value has no canonical JSON form.
     """
-    return scrub(json.loads(canonical_json(value)))
+    try:
+        return scrub(json.loads(canonical_json(_bounded(value))))
+    except RecursionError:  # a leaf that nests on its own (a set of deeply nested tuples)
+        raise ValueError(f"the value is nested too deeply to show (more than {MAX_DEPTH} levels)") from None
+
+
+def _fields(value: object) -> object:
+    """A pydantic model or a dataclass as a mapping of its fields; anything else as itself (types
+    are recognised by what they are, as ``hashing`` does: a Mock is never called into)."""
+    if isinstance(value, pydantic.BaseModel):
+        return value.model_dump(mode="json")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    return value
+
+
+def _bounded(value: object) -> object:
+    """A copy of ``value`` with lists, tuples, mappings, dataclasses and pydantic models cut at
+    ``MAX_DEPTH`` levels (``[TOO DEEP]`` below), walked without recursion; other leaves as they are."""
+    root: list[object] = [None]
+    stack: list[tuple[object, Any, Any, int]] = [(value, root, 0, 0)]
+    while stack:
+        item, parent, slot, depth = stack.pop()
+        item = _fields(item)
+        out: object = item
+        if isinstance(item, (list, tuple, Mapping)) and depth >= MAX_DEPTH:
+            out = TOO_DEEP
+        elif isinstance(item, (list, tuple)):
+            out = [None] * len(item)
+            stack.extend((v, out, i, depth + 1) for i, v in enumerate(item))
+        elif isinstance(item, Mapping):
+            out = dict.fromkeys(item)
+            stack.extend((v, out, k, depth + 1) for k, v in item.items())
+        parent[slot] = out
+    return root[0]
 
 
 def output_kind(value: object) -> OutputKind:

@@ -8,9 +8,13 @@ machines exactly one of "decide", "time out" and "cancel" wins, and deciding twi
 
 Both stores keep one table, ``toolchain_approvals``, and share their SQL (``_sql``); ``_sqlite``
 and ``_postgres`` only say how to connect. ``open_store`` picks one from a path or a URL.
+A waiting call bounds every store operation by its deadline (``deadline``), records its process
+and heartbeats while it waits (``_owner``), so a request whose caller is gone cannot be decided.
 """
 
+from toolchain_sdk.approval.store._deadline import deadline
 from toolchain_sdk.approval.store._open import TOOLCHAIN_APPROVALS_URL, open_store
+from toolchain_sdk.approval.store._owner import HEARTBEAT_S, STALE_S
 from toolchain_sdk.approval.store._postgres import PostgresStore
 from toolchain_sdk.approval.store._protocol import STATUSES, ApprovalRecord, ApprovalStore, Status
 from toolchain_sdk.approval.store._sqlite import DEFAULT_PATH, SQLiteStore
@@ -21,10 +25,13 @@ __all__ = [
     "ApprovalStore",
     "DEFAULT_PATH",
     "DecisionRefused",
+    "HEARTBEAT_S",
     "PostgresStore",
     "SQLiteStore",
+    "STALE_S",
     "STATUSES",
     "Status",
     "TOOLCHAIN_APPROVALS_URL",
+    "deadline",
     "open_store",
 ]

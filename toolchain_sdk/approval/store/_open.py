@@ -17,11 +17,12 @@ TOOLCHAIN_APPROVALS_URL: Final = "TOOLCHAIN_APPROVALS_URL"
 a path, ``sqlite:///path`` or ``postgresql://...`` (default ``.toolchain/approvals.db``)."""
 
 
-def open_store(where: ApprovalStore | str | os.PathLike[str] | None = None) -> ApprovalStore:
+def open_store(where: ApprovalStore | str | os.PathLike[str] | None = None, *, create: bool = True) -> ApprovalStore:
     """The store named by ``where``: a store object, a path, ``sqlite:///path`` or ``postgresql://...``.
 
     ``None`` reads ``TOOLCHAIN_APPROVALS_URL``, else uses ``.toolchain/approvals.db``. Nothing is
-    opened until the store is first used.
+    opened until the store is first used. ``create=False`` (a reviewer's tool): a store that does
+    not exist yet is not created; its first use raises ``ConfigError("no approval store at ...")``.
 
     Raises:
         ConfigError: ``where`` is none of these, or psycopg is missing for a PostgreSQL URL.
@@ -31,13 +32,13 @@ def open_store(where: ApprovalStore | str | os.PathLike[str] | None = None) -> A
     if isinstance(where, ApprovalStore) and not isinstance(where, (str, os.PathLike)):
         return where
     if isinstance(where, os.PathLike):
-        return SQLiteStore(where)
+        return SQLiteStore(where, create=create)
     if not isinstance(where, str) or not where.strip():
         raise ConfigError(f"approval queue: expected a path, a URL or a store, not {type(where).__name__}")
     if where.startswith(("postgresql://", "postgres://")):
-        return PostgresStore(where)
+        return PostgresStore(where, create=create)
     if where.startswith("sqlite:///"):
-        return SQLiteStore(where.removeprefix("sqlite:///"))
+        return SQLiteStore(where.removeprefix("sqlite:///"), create=create)
     if "://" in where:
         raise ConfigError(f"approval queue {where!r}: use a path, sqlite:///path or postgresql://...")
-    return SQLiteStore(where)
+    return SQLiteStore(where, create=create)
