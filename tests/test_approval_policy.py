@@ -189,3 +189,11 @@ def test_no_answer_but_true_or_false_lets_a_high_risk_call_through_unasked(answe
     with pytest.raises(tc.ApprovalDenied):
         call(1.0)
     assert ran == [] and len(asked.ids) == 1
+
+
+@pytest.mark.parametrize("timeout", [1e9, "8d", 7 * 24 * 3600 + 1])
+def test_a_timeout_over_seven_days_is_a_config_error(timeout: object) -> None:
+    """timeout=1e9 (31 years) is refused when the surface is declared; 7 days is the bound."""
+    with pytest.raises(tc.ConfigError, match="longer than 7 days"):
+        tc.approval.require(timeout=timeout)  # type: ignore[arg-type]
+    tc.approval.require(timeout=7 * 24 * 3600)  # the bound itself is fine

@@ -24,6 +24,7 @@ from toolchain_sdk.hashing import canonical_json
 from toolchain_sdk.redaction import MAX_DEPTH, TOO_DEEP, scrub, scrub_text
 
 __all__ = [
+    "MAX_TIMEOUT_S",
     "ApprovalRequest",
     "Decision",
     "OutputKind",
@@ -168,6 +169,10 @@ _DURATION_RE: Final = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNITS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
+MAX_TIMEOUT_S: Final = 7 * 24 * 3600.0
+"""The longest an approval may wait (7 days)."""
+
+
 def parse_timeout(value: str | float | _dt.timedelta) -> float:
     """Seconds from ``"15m"``, ``"1h30m"``, ``"500ms"``, ``"0.2s"``, a number of seconds or a timedelta.
 
@@ -191,6 +196,11 @@ def parse_timeout(value: str | float | _dt.timedelta) -> float:
         raise ValueError(f"timeout must be a duration string, seconds or a timedelta, not {type(value).__name__}")
     if not (0 < seconds < float("inf")):
         raise ValueError(f"timeout must be positive and finite (a gate always ends), got {value!r}")
+    if seconds > MAX_TIMEOUT_S:
+        raise ValueError(
+            f"timeout {value!r} is longer than 7 days, the most an approval may wait; a call that old is "
+            "no longer the one a reviewer would approve: use a shorter timeout"
+        )
     return seconds
 
 
