@@ -278,8 +278,7 @@ class governed:  # noqa: N801 - used like a function: `with tc.governed(...) as 
     __slots__ = ("_call", "_surface", "_tokens")
 
     def __init__(self, surface: str, **options: Unpack[SurfaceOptions]) -> None:
-        declaration = _Declaration.of(surface, options)
-        self._surface = _BLOCKS.get(declaration)
+        self._surface = _BLOCKS.get(surface, options)
         self._call: CallRecord | None = None
         self._tokens: tuple[object, object] | None = None
 
@@ -332,9 +331,25 @@ class _BlockCache:
     def __init__(self, size: int) -> None:
         self.size = size
         self._entries: OrderedDict[tuple[object, ...], Surface] = OrderedDict()
+        self._as_written: dict[object, Surface] = {}  # the keywords exactly as written: no normalising
         self._lock = threading.Lock()
 
-    def get(self, declaration: _Declaration) -> Surface:
+    def get(self, surface: str, options: SurfaceOptions) -> Surface:
+        """The compiled block for a declaration; the same keywords as before cost one dict lookup."""
+        written: tuple[object, ...] | None = (surface, *options.items())
+        try:
+            found = self._as_written.get(written)
+        except TypeError:  # an unhashable option value (a list of sources): normalise every time
+            found, written = None, None
+        if found is None:
+            found = self._get(_Declaration.of(surface, options))
+            if written is not None:
+                if len(self._as_written) >= self.size:
+                    self._as_written.clear()
+                self._as_written[written] = found
+        return found
+
+    def _get(self, declaration: _Declaration) -> Surface:
         key = declaration.key()
         with self._lock:
             compiled = self._entries.get(key)

@@ -147,13 +147,17 @@ class CallRecord:
                 span.name,
             )
 
-    def add_event(self, name: str, attributes: Mapping[str, object] | None = None) -> None:
-        """Add a span event stamped now, its text scrubbed of secrets (kept until the span ends)."""
+    def add_event(self, name: str, attributes: Mapping[str, object] | None = None, *, scrub: bool = False) -> None:
+        """Add a span event stamped now (kept until the span ends, so it is safe with tracing off).
+
+        ``scrub``: pass the text through the secret scrubber (values the SDK did not write itself:
+        the body's events, error messages).
+        """
         attrs: dict[str, otel_types.AttributeValue] = {}
         for key, value in (attributes or {}).items():
             coerced = _attribute_value(value)
             if coerced is not None:
-                attrs[key] = scrub_text(coerced) if isinstance(coerced, str) else coerced
+                attrs[key] = scrub_text(coerced) if scrub and isinstance(coerced, str) else coerced
         self.events.append((name, attrs, time.time_ns()))
 
 
@@ -315,8 +319,8 @@ class GovernedCall:
         self._rec.attrs[key] = scrub_text(coerced) if isinstance(coerced, str) else coerced
 
     def add_event(self, name: str, attributes: Mapping[str, object] | None = None) -> None:
-        """Add a span event stamped now (kept until the span ends, so it is safe with tracing off)."""
-        self._rec.add_event(name, attributes)
+        """Add a span event stamped now, its text scrubbed of secrets (kept until the span ends)."""
+        self._rec.add_event(name, attributes, scrub=True)
 
     def __repr__(self) -> str:
         return f"<GovernedCall surface={self.surface!r} model={self.model!r} outcome={self.outcome!r}>"

@@ -114,7 +114,7 @@ class Surface:
             span = call.span = tracer.start_span(self.span_name, kind=SpanKind.INTERNAL, attributes=self.static_attrs)
             watcher = active_watcher()
             if watcher is not None:
-                watcher.watch(span.get_span_context().span_id, call.saw_child)
+                watcher.watch(span.get_span_context().span_id, call)
             if self.hash_io and self.binder.has_parameters:
                 hasher = config.hasher()
                 try:
@@ -287,6 +287,7 @@ _USAGE = (
     semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
     semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
 )
+_USAGE_SET = frozenset(_USAGE)
 _RESPONSE = (
     semconv.GEN_AI_RESPONSE_MODEL,
     semconv.GEN_AI_RESPONSE_ID,
@@ -310,7 +311,7 @@ def _usage_rule(attrs: dict[str, otel_types.AttributeValue], outcome: str, call:
         for key in (*_USAGE, *_RESPONSE):
             attrs.pop(key, None)
         return semconv.SPAN_KIND_GUARDRAIL
-    recorded = any(key in attrs for key in _USAGE)
+    recorded = not attrs.keys().isdisjoint(_USAGE_SET)
     if call.model_child:
         for key in (semconv.GEN_AI_USAGE_INPUT_TOKENS, semconv.GEN_AI_USAGE_OUTPUT_TOKENS, *call.child_usage):
             attrs.pop(key, None)

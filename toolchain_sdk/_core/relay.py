@@ -39,12 +39,12 @@ def relay(start: Callable[[], Generator[Any, Any, Any]], hooks: Hooks) -> Genera
     ``start`` runs at the first step, inside ``hooks.enter()``, so a failure to start is an
     ``error`` like any other.
     """
-    enter, on_item = hooks.enter, hooks.item
+    on_item = hooks.item
     stream: Generator[Any, Any, Any] | None = None
     sent: Any = None
     thrown: BaseException | None = None
     while True:
-        token = enter()
+        token = hooks.enter()
         try:
             if stream is None:
                 stream = start()
@@ -59,7 +59,7 @@ def relay(start: Callable[[], Generator[Any, Any, Any]], hooks: Hooks) -> Genera
         try:
             sent, thrown = (yield item), None
         except GeneratorExit:  # the consumer stopped early (break, close(), garbage collection)
-            token = enter()
+            token = hooks.enter()
             try:
                 stream.close()
             finally:
@@ -71,12 +71,12 @@ def relay(start: Callable[[], Generator[Any, Any, Any]], hooks: Hooks) -> Genera
 
 async def arelay(start: Callable[[], Awaitable[Any]], hooks: Hooks) -> AsyncGenerator[Any, Any]:
     """``relay`` for async generators: ``await start()`` makes the stream (``asend``/``athrow``/``aclose``)."""
-    enter, on_item = hooks.enter, hooks.item
+    on_item = hooks.item
     stream: Any = None
     sent: Any = None
     thrown: BaseException | None = None
     while True:
-        token = enter()
+        token = hooks.enter()
         try:
             if stream is None:
                 stream = await start()
@@ -91,7 +91,7 @@ async def arelay(start: Callable[[], Awaitable[Any]], hooks: Hooks) -> AsyncGene
         try:
             sent, thrown = (yield item), None
         except GeneratorExit:  # aclose(), break out of `async for`, or garbage collection
-            token = enter()
+            token = hooks.enter()
             try:
                 await stream.aclose()
             finally:

@@ -9,6 +9,7 @@ to the consumer, so the consumer's code never runs inside our context.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -96,7 +97,7 @@ class _Stream:
     the consumer; the end, an early close and errors end the span.
     """
 
-    __slots__ = ("args", "call", "digest", "instance", "kwargs", "started", "surface")
+    __slots__ = ("args", "call", "digest", "enter", "instance", "kwargs", "started", "surface")
 
     def __init__(self, surface: Surface, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         self.surface = surface
@@ -104,12 +105,12 @@ class _Stream:
         self.call: CallRecord | None = None
         self.digest: StreamHasher | None = None
         self.started = False  # the body generator exists (the gates let it run)
+        self.enter: Callable[[], tuple[object, object]] = self._begin  # then enter(call) itself, no extra frame
 
-    def enter(self) -> tuple[object, object]:
-        call = self.call
-        if call is None:
-            call = self.call = self.surface.begin(self.instance, self.args, self.kwargs)
-            self.digest = self.surface.new_digest(call)
+    def _begin(self) -> tuple[object, object]:
+        call = self.call = self.surface.begin(self.instance, self.args, self.kwargs)
+        self.digest = self.surface.new_digest(call)
+        self.enter = functools.partial(enter, call)
         return enter(call)
 
     def item(self, token: tuple[object, object], item: object) -> None:

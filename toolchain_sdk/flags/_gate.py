@@ -269,7 +269,7 @@ class KillGate:
             event[semconv.FEATURE_FLAG_RESULT_VARIANT] = ev.variant
         if error is not None:
             event[semconv.ERROR_TYPE] = str(error.error_type)
-            event[semconv.FEATURE_FLAG_ERROR_MESSAGE] = f"{error.source}: {error.error_message}"
+            event[semconv.FEATURE_FLAG_ERROR_MESSAGE] = scrub_text(f"{error.source}: {error.error_message}")
         call.add_event(semconv.EVENT_FEATURE_FLAG_EVALUATION, event)
 
     def _record_error(self, attrs: dict[str, Any], error: FlagEvaluation) -> None:

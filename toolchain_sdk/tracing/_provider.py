@@ -53,29 +53,40 @@ class _Swappable(SpanProcessor):
     A provider cannot drop a processor once added, so re-configuring used to leave the old one
     attached (and shut down: "Processor is already shutdown" on every span). Now the new
     exporter's processor replaces the old one here, and the old one is flushed and shut down.
+    The inner processor's ``on_start`` / ``on_end`` are bound onto this object, so a span pays no
+    extra call for the indirection.
     """
 
     def __init__(self) -> None:
         self.inner: SpanProcessor | None = None
+        self._bind(None)
 
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        inner = self.inner
-        if inner is not None:
-            inner.on_start(span, parent_context=parent_context)
+    def swap(self, inner: SpanProcessor | None) -> SpanProcessor | None:
+        """Put ``inner`` in place; returns the processor it replaced (for the caller to shut down)."""
+        old, self.inner = self.inner, inner
+        self._bind(inner)
+        return old
 
-    def on_end(self, span: ReadableSpan) -> None:
-        inner = self.inner
-        if inner is not None:
-            inner.on_end(span)
+    def _bind(self, inner: SpanProcessor | None) -> None:
+        self.on_start = inner.on_start if inner is not None else _ignore_start  # type: ignore[method-assign]
+        self.on_end = inner.on_end if inner is not None else _ignore_end  # type: ignore[method-assign]
 
     def shutdown(self) -> None:
-        inner, self.inner = self.inner, None
-        if inner is not None:
-            inner.shutdown()
+        old = self.swap(None)
+        if old is not None:
+            old.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         inner = self.inner
         return inner.force_flush(timeout_millis) if inner is not None else True
+
+
+def _ignore_start(span: Span, parent_context: Context | None = None) -> None:
+    return None
+
+
+def _ignore_end(span: ReadableSpan) -> None:
+    return None
 
 
 class _State:
@@ -168,9 +179,7 @@ def install(settings: Settings, *, add_to_existing: bool = False) -> None:
             if slot is None and built:
                 slot = _state.slots[id(provider)] = _Swappable()
                 provider.add_span_processor(slot)
-            old = slot.inner if slot is not None else None
-            if slot is not None:
-                slot.inner = _processor(built, settings) if built else None
+            old = slot.swap(_processor(built, settings) if built else None) if slot is not None else None
             if old is not None:
                 old.shutdown()  # flushes what it still holds
         _state.seen = (_UNSEEN, None, None)  # force active_tracer() to look again

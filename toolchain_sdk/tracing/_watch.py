@@ -9,24 +9,27 @@ follows each governed span's descendants and reports each one to the call.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Protocol
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
-__all__ = ["ChildWatcher"]
+__all__ = ["ChildWatcher", "Watcher"]
 
-OnChild = Callable[[ReadableSpan], None]
-"""Called with each descendant span, at its start and again at its end."""
+
+class Watcher(Protocol):
+    """What is told about each descendant span, at its start and again at its end."""
+
+    def saw_child(self, span: ReadableSpan) -> None: ...
 
 
 class ChildWatcher(SpanProcessor):
     """Follows the descendants of watched spans (by span id) and reports them."""
 
     def __init__(self) -> None:
-        self._under: dict[int, tuple[OnChild, bool]] = {}  # span id → (whom to tell, is a descendant)
+        self._under: dict[int, tuple[Watcher, bool]] = {}  # span id → (whom to tell, is a descendant)
 
-    def watch(self, span_id: int, on_child: OnChild) -> None:
+    def watch(self, span_id: int, on_child: Watcher) -> None:
         """Report every span that starts beneath span ``span_id`` (until that span ends)."""
         self._under[span_id] = (on_child, False)
 
@@ -37,13 +40,13 @@ class ChildWatcher(SpanProcessor):
         entry = self._under.get(parent.span_id)
         if entry is not None:
             self._under[span.context.span_id] = (entry[0], True)  # its own children belong to the same call
-            entry[0](span)
+            entry[0].saw_child(span)
 
     def on_end(self, span: ReadableSpan) -> None:
         context = span.context
         entry = self._under.pop(context.span_id, None) if context is not None else None
         if entry is not None and entry[1]:
-            entry[0](span)  # again with what was set after the start (usage, response model)
+            entry[0].saw_child(span)  # again with what was set after the start (usage, response model)
 
     def shutdown(self) -> None:
         self._under.clear()
