@@ -61,7 +61,9 @@ def refund_template(ticket: Ticket) -> str:
     owner="support-platform",
     model="gpt-4o-mini",
     provider="openai",
-    prompt=tc.Prompt("support_refund_policy", "3", "Customer {customer} asks: {body}\nReply per refund policy."),
+    prompt=tc.Prompt(
+        "support_refund_policy", "3", "Customer {{ customer }} asks: {{ body }}\nReply per refund policy."
+    ),
     risk="medium",
     fallback=refund_template,
 )

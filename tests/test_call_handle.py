@@ -233,7 +233,7 @@ def test_capture_none_records_no_hashes(spans: SpanRecorder) -> None:
 
 def test_prompt_object_on_span_and_handle(spans: SpanRecorder) -> None:
     """A Prompt's name, version and template hash are on the span and render through call.prompt."""
-    prompt = tc.Prompt("refund_policy", "3", "Refund for {customer}?")
+    prompt = tc.Prompt("refund_policy", "3", "Refund for {{ customer }}?")
 
     @tc.governed_call("prompt.obj", prompt=prompt)
     def f(customer: str, *, call: tc.GovernedCall) -> str:
@@ -243,12 +243,12 @@ def test_prompt_object_on_span_and_handle(spans: SpanRecorder) -> None:
     assert f("Ann") == "Refund for Ann?"
     a = spans.one("prompt.obj").attributes or {}
     assert (a["gen_ai.prompt.name"], a["gen_ai.prompt.version"]) == ("refund_policy", "3")
-    assert a["toolchain.prompt.sha256"] == sha("Refund for {customer}?")
+    assert a["toolchain.prompt.sha256"] == sha("Refund for {{ customer }}?")
 
 
 def test_prompt_file_reference(tmp_path: Any, monkeypatch: pytest.MonkeyPatch, spans: SpanRecorder) -> None:
     """prompt='name@version' loads prompts/<name>@<version>.txt at decoration time."""
-    (tmp_path / "greet@2.txt").write_text("Hello {name}", encoding="utf-8")
+    (tmp_path / "greet@2.txt").write_text("Hello {{ name }}", encoding="utf-8")
     monkeypatch.setenv("TOOLCHAIN_PROMPTS_DIR", str(tmp_path))
 
     @tc.governed_call("prompt.file", prompt="greet@2")

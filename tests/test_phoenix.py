@@ -148,7 +148,7 @@ from opentelemetry import trace
 tc.configure(service_name="phoenix-roundtrip", resource_attributes={"openinference.project.name": PROJECT}, **ARGS)
 
 @tc.governed_call("support.refund_reply", owner="support-platform", model="gpt-4o-mini", provider="openai",
-                  prompt=tc.Prompt("refund_policy", "3", "Refund {ticket}?"), risk="medium",
+                  prompt=tc.Prompt("refund_policy", "3", "Refund {{ ticket }}?"), risk="medium",
                   fallback=lambda ticket: "fallback")
 def reply(ticket, *, call):
     with trace.get_tracer("app").start_as_current_span("vendor.http"):
@@ -199,7 +199,7 @@ def check_spans(by_name: dict[str, dict[str, Any]]) -> None:
         "toolchain.hash.alg": "sha256",
         "toolchain.input.sha256": Hasher().hash_value({"ticket": "T-1"}),
         "toolchain.output.sha256": Hasher().hash_value("Refund approved for T-1"),
-        "toolchain.prompt.sha256": Hasher().hash_value("Refund {ticket}?"),
+        "toolchain.prompt.sha256": Hasher().hash_value("Refund {{ ticket }}?"),
         "toolchain.retrieval.index": "kb-refunds",
         "toolchain.retrieval.version": "7",
         "gen_ai.operation.name": "chat",

@@ -4,7 +4,7 @@
 the controls land — gated, switchable and recorded. See ``docs/getting-started.md``.
 """
 
-from toolchain_sdk import approval, fallbacks, flags
+from toolchain_sdk import approval, fallbacks, flags, prompts, routing
 from toolchain_sdk._core.call import INJECTED, GovernedCall, current_call
 from toolchain_sdk._setup import configure, shutdown
 from toolchain_sdk.config import Settings
@@ -14,11 +14,13 @@ from toolchain_sdk.errors import (
     ConfigError,
     FallbackFailed,
     KillSwitchEngaged,
+    PromptDrift,
+    PromptError,
     ToolchainError,
 )
 from toolchain_sdk.governed import governed, governed_call
 from toolchain_sdk.inventory import SurfaceSpec, surfaces
-from toolchain_sdk.prompts import Prompt
+from toolchain_sdk.prompts import Prompt, prompt
 
 __all__ = [
     "ApprovalDenied",
@@ -29,6 +31,8 @@ __all__ = [
     "INJECTED",
     "KillSwitchEngaged",
     "Prompt",
+    "PromptDrift",
+    "PromptError",
     "Settings",
     "SurfaceSpec",
     "ToolchainError",
@@ -39,6 +43,9 @@ __all__ = [
     "flags",
     "governed",
     "governed_call",
+    "prompt",
+    "prompts",
+    "routing",
     "shutdown",
     "surfaces",
 ]

@@ -6,15 +6,18 @@ subsystem needs to import another to be set up.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Mapping, Sequence
 
 from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from toolchain_sdk import config, tracing
+from toolchain_sdk import config as _config
 from toolchain_sdk import flags as _flags
+from toolchain_sdk import inventory, routing, tracing
 from toolchain_sdk.config import ExporterName, Protocol, Settings
+from toolchain_sdk.errors import ConfigError
 
 __all__ = ["configure", "shutdown"]
 
@@ -37,6 +40,8 @@ def configure(
     model_aliases: Mapping[str, str] | None = None,
     metric_readers: Sequence[MetricReader] = (),
     instrument: Sequence[str] | None = None,
+    prompts_dir: str | os.PathLike[str] | None = None,
+    config: str | os.PathLike[str] | None = None,
 ) -> Settings:
     """Set the SDK up: resolve settings and install tracing (unless the app already did).
 
@@ -68,6 +73,11 @@ def configure(
             OTel OpenAI instrumentation, extra ``[openai]``), ``"anthropic"`` (its built-in tracing,
             extra ``[anthropic]``); else ``TOOLCHAIN_INSTRUMENT``. Their spans nest under governed
             spans and carry the usage (counted once).
+        prompts_dir: the directory of ``name@version.md`` prompt files (else ``TOOLCHAIN_PROMPTS_DIR``,
+            else ``prompts``); surfaces decorated after ``configure()`` use it.
+        config: the ``toolchain.toml`` to use (else ``TOOLCHAIN_CONFIG``, ``./toolchain.toml``,
+            ``[tool.toolchain]`` in ``./pyproject.toml``): routes, exposure rules. It is read and
+            validated now, and every surface already declared is checked against its exposure rules.
 
     Returns:
         The resolved settings.
@@ -75,7 +85,7 @@ def configure(
     Raises:
         ConfigError: a value is not accepted; the message names it and the accepted values.
     """
-    settings = config.resolve(
+    settings = _config.resolve(
         service_name=service_name,
         exporter=exporter,
         endpoint=endpoint,
@@ -88,18 +98,38 @@ def configure(
         exit_flush_s=exit_flush_s,
         model_aliases=dict(model_aliases) if model_aliases is not None else None,
         instrument=tuple(instrument) if instrument is not None else None,
+        prompts_dir=os.fspath(prompts_dir) if prompts_dir is not None else None,
+        config=os.fspath(config) if config is not None else None,
     )
+    toolchain_config = routing.use_config(settings.config) if config is not None else None
+    if toolchain_config is not None:
+        _check_declared_surfaces(toolchain_config)
     if flags is not None:
         built = _flags.build_sources(flags, "configure()")  # validates first: nothing changes on a bad source
     with _lock:
         if flags is not None:
             _flags.use_sources(built)
         _flags.set_service_name(settings.service_name)
-        config.install_settings(settings)
+        _config.install_settings(settings)
         tracing.install(settings, add_to_existing=exporter is not None or span_exporter is not None)
         tracing.install_metrics(settings, tracing.resource_for(settings), metric_readers)
         tracing.instrument(settings.instrument)
     return settings
+
+
+def _check_declared_surfaces(toolchain_config: routing.ToolchainConfig) -> None:
+    """Hold the surfaces declared before ``configure()`` to the file's exposure rules (one error lists all)."""
+    problems = []
+    for spec in inventory.surfaces():
+        pairs: list[tuple[str | None, str | None]] = [(p, m) for p, _, m in (t.partition(":") for t in spec.targets)]
+        try:
+            routing.check_exposure(
+                toolchain_config, spec.surface, spec.data_class, pairs or [(spec.provider, spec.model)]
+            )
+        except ConfigError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ConfigError("\n".join(problems))
 
 
 def shutdown(timeout_s: float | None = None) -> bool:

@@ -60,8 +60,16 @@ def _add_hash(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _commands() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
     from toolchain_sdk.approval import _cli as approvals_cli
     from toolchain_sdk.flags import _cli as flags_cli
+    from toolchain_sdk.prompts import _cli as prompts_cli
+    from toolchain_sdk.routing import _cli as routes_cli
 
-    return [_add_hash, flags_cli.add_commands, approvals_cli.add_commands]
+    return [
+        _add_hash,
+        flags_cli.add_commands,
+        approvals_cli.add_commands,
+        prompts_cli.add_commands,
+        routes_cli.add_commands,
+    ]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -59,6 +59,8 @@ class Settings(BaseModel):
     model_aliases: dict[str, str] = Field(default_factory=dict)
     metrics_exporters: tuple[Literal["otlp", "console"], ...] = ()
     instrument: tuple[str, ...] = ()
+    prompts_dir: str | None = None
+    config: str | None = None
 
     @field_validator("exporter", mode="before")
     @classmethod

@@ -4,6 +4,8 @@
 
     ToolchainError
      ├── ConfigError          bad configuration, raised at decoration / configure() time
+     │    └── PromptError     a prompt file, reference or render is wrong (unknown version, missing value)
+     │         └── PromptDrift  a prompt file no longer matches the hash it was locked with
      ├── ApprovalDenied       a gated call had no explicit approval (fail closed)
      ├── DecisionRefused      an approval store refused a decision (unknown, already decided, expired)
      ├── KillSwitchEngaged    a switched-off surface has no fallback to answer with
@@ -22,6 +24,8 @@ __all__ = [
     "DecisionRefused",
     "FallbackFailed",
     "KillSwitchEngaged",
+    "PromptDrift",
+    "PromptError",
     "ToolchainError",
 ]
 
@@ -32,6 +36,32 @@ class ToolchainError(Exception):
 
 class ConfigError(ToolchainError, ValueError):
     """A surface or ``configure()`` was set up wrongly; the message says what to change."""
+
+
+class PromptError(ConfigError):
+    """A prompt cannot be used as written: a malformed or unknown reference, a bad template or front
+    matter, a missing or unexpected value at render time, or a lock file that cannot be read."""
+
+
+class PromptDrift(PromptError):
+    """A prompt file's bytes differ from the SHA-256 recorded for its version in ``prompts.lock``.
+
+    The version was edited in place after it was locked: write a new version file instead (or, with
+    ``TOOLCHAIN_PROMPT_DRIFT=warn``, run on with a warning and ``toolchain.prompt.drift=true``).
+
+    Attributes:
+        ref: ``name@version`` of the drifted file.
+        file: the file's path.
+        locked_sha256: the hash recorded in the lock.
+        actual_sha256: the hash of the file's bytes now.
+    """
+
+    def __init__(self, message: str, *, ref: str, file: str, locked_sha256: str, actual_sha256: str) -> None:
+        super().__init__(message)
+        self.ref = ref
+        self.file = file
+        self.locked_sha256 = locked_sha256
+        self.actual_sha256 = actual_sha256
 
 
 class ApprovalDenied(ToolchainError):

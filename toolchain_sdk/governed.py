@@ -21,13 +21,16 @@ import wrapt
 from pydantic import ValidationError
 
 from toolchain_sdk import approval as _approval
+from toolchain_sdk import config as _config
 from toolchain_sdk import flags as _flags
+from toolchain_sdk import routing as _routing
 from toolchain_sdk._core.binding import CALL_PARAM, Binder, function_kind
 from toolchain_sdk._core.call import CallRecord, GovernedCall
 from toolchain_sdk._core.pipeline import Gate, Surface, enter, leave
 from toolchain_sdk.errors import ConfigError
 from toolchain_sdk.inventory import Capture, Risk, SurfaceSpec, register
-from toolchain_sdk.prompts import Prompt, load_prompt
+from toolchain_sdk.prompts import Prompt
+from toolchain_sdk.prompts import resolve as _resolve_ref
 
 __all__ = ["SurfaceOptions", "governed", "governed_call"]
 
@@ -77,8 +80,10 @@ def _resolve_prompt(surface: str, prompt: str | Prompt | None) -> Prompt | None:
     if prompt is None or isinstance(prompt, Prompt):
         return prompt
     if isinstance(prompt, str):
-        return load_prompt(prompt)
-    raise ConfigError(f"{surface}: prompt must be 'name@version' or a tc.Prompt, not {type(prompt).__name__}")
+        return _resolve_ref(prompt, _config.current_settings().prompts_dir)
+    raise ConfigError(
+        f"{surface}: prompt must be 'name@version', 'name@label' or a tc.Prompt, not {type(prompt).__name__}"
+    )
 
 
 def _unwrap_descriptor(func: Any) -> Callable[..., Any]:
@@ -164,6 +169,8 @@ def _compile(d: _Declaration, kind: str, func: Callable[..., Any] | None) -> Sur
     o, surface = d.options, d.surface
     _validate(surface, o["risk"], o["capture"], o["operation"])
     resolved = _resolve_prompt(surface, o["prompt"])
+    route, targets, exposure = _routing_of(surface, o, kind)
+    model, provider = (route.targets[0].model, route.targets[0].provider) if route else (o["model"], o["provider"])
     target = func or _no_target
     kill_gate = _flags.build_kill_gate(
         surface=surface, risk=o["risk"], flag=o["kill_flag"], default=o["kill_default"], fallback=o["fallback"],
@@ -178,13 +185,16 @@ def _compile(d: _Declaration, kind: str, func: Callable[..., Any] | None) -> Sur
             owner=o["owner"],
             risk=o["risk"],
             operation=o["operation"],
-            model=o["model"],
-            provider=o["provider"],
+            model=model,
+            provider=provider,
             route=o["route"],
+            targets=targets,
+            exposure=exposure,
             prompt=resolved.ref if resolved else None,
+            prompt_label=resolved.label if resolved else None,
             prompt_sha256=resolved.sha256 if resolved else None,
             capture=o["capture"],
-            data_class=o["data_class"],
+            data_class=o["data_class"] or _routing.DEFAULT_DATA_CLASS,
             kill_flag=kill_gate.flag,
             kill_default=o["kill_default"],
             fallback=kill_gate.fallback_name,
@@ -198,7 +208,7 @@ def _compile(d: _Declaration, kind: str, func: Callable[..., Any] | None) -> Sur
     if approval_gate is not None:
         gates.append(approval_gate)
     inject = CALL_PARAM in inspect.signature(target).parameters
-    return Surface(spec, resolved, Binder(target), inject, tuple(gates))
+    return Surface(spec, resolved, Binder(target), inject, tuple(gates), route, _routing if route else None)
 
 
 def governed_call(surface: str, **options: Unpack[SurfaceOptions]) -> Callable[[Callable[P, R]], Callable[P, R]]:
@@ -211,12 +221,15 @@ def governed_call(surface: str, **options: Unpack[SurfaceOptions]) -> Callable[[
         surface: stable dotted name of this place in the product, e.g. ``support.refund_reply``.
         owner: the team answerable for it.
         model, provider: the requested model and the GenAI provider name (``openai``, ...).
-        prompt: ``"name@version"`` of a file under ``prompts/``, or a ``tc.Prompt``.
+        prompt: ``"name@version"`` or ``"name@label"`` of a file under the prompts directory
+            (``docs/prompts.md``), or a ``tc.Prompt``.
         risk: ``low`` (default), ``medium`` or ``high``.
         capture: ``hash`` (default: input/output hashes only) or ``none`` (metadata only).
         operation: ``gen_ai.operation.name`` (default ``chat``).
-        route: the routing-config route name, when the model comes from one.
-        data_class: the class of data the surface handles (e.g. ``pii``, ``public``).
+        route: a route of ``toolchain.toml`` (``[routes.NAME]``): its targets are called in order,
+            with retries (``docs/routing.md``); replaces ``model=``/``provider=``.
+        data_class: the class of data the surface sends (``pii``, ``confidential``, ``internal``
+            (default), ``public`` or a class the config defines), checked against ``[exposure]``.
         kill_flag: the flag that switches the surface to its fallback (default ``<surface>.kill``).
         kill_default: the switch state to assume before any flag source answered.
         fallback: deterministic handler with the same signature, answering when the switch is on.
@@ -331,22 +344,27 @@ class _BlockCache:
     def __init__(self, size: int) -> None:
         self.size = size
         self._entries: OrderedDict[tuple[object, ...], Surface] = OrderedDict()
-        self._as_written: dict[object, Surface] = {}  # the keywords exactly as written: no normalising
+        self._as_written: dict[object, tuple[tuple[object, ...], Surface]] = {}  # keywords as written → (key, block)
         self._lock = threading.Lock()
 
     def get(self, surface: str, options: SurfaceOptions) -> Surface:
         """The compiled block for a declaration; the same keywords as before cost one dict lookup."""
         written: tuple[object, ...] | None = (surface, *options.items())
         try:
-            found = self._as_written.get(written)
+            seen = self._as_written.get(written)
         except TypeError:  # an unhashable option value (a list of sources): normalise every time
-            found, written = None, None
-        if found is None:
-            found = self._get(_Declaration.of(surface, options))
-            if written is not None:
-                if len(self._as_written) >= self.size:
-                    self._as_written.clear()
-                self._as_written[written] = found
+            seen, written = None, None
+        if seen is not None:
+            with self._lock:
+                if seen[0] in self._entries:
+                    self._entries.move_to_end(seen[0])  # recently used: stays compiled
+                    return seen[1]
+        declaration = _Declaration.of(surface, options)
+        found = self._get(declaration)
+        if written is not None:
+            if len(self._as_written) >= self.size:
+                self._as_written.clear()
+            self._as_written[written] = (declaration.key(), found)
         return found
 
     def _get(self, declaration: _Declaration) -> Surface:
@@ -368,6 +386,30 @@ class _BlockCache:
 
 
 _BLOCKS = _BlockCache(1024)
+
+
+def _routing_of(
+    surface: str, o: SurfaceOptions, kind: str
+) -> tuple[_routing.Route | None, tuple[str, ...], tuple[str, ...]]:
+    """The surface's route, the ``provider:model`` targets it may call, and the exposure rules that allow them.
+
+    The configuration file is read only for a surface that declares ``route=`` or ``data_class=``
+    (or once it has been read already), so decorating anything else reads no file.
+    """
+    name = o["route"]
+    if name is not None and (o["model"] is not None or o["provider"] is not None):
+        raise ConfigError(
+            f"{surface}: route={name!r} names the models; drop model=/provider= (the route's targets say them)"
+        )
+    if name is not None and kind == "block":
+        raise ConfigError(f"{surface}: a governed() block has no function to call again; use route= on a function")
+    wants_file = name is not None or o["data_class"] is not None
+    config = _routing.current_config() if wants_file else _routing.loaded_config()
+    route = _routing.get_route(config, name) if name is not None else None
+    pairs = [(t.provider, t.model) for t in route.targets] if route else [(o["provider"], o["model"])]
+    rules = _routing.check_exposure(config, surface, o["data_class"], pairs)
+    described = tuple(f"{p or '?'}:{m or '?'}" for p, m in pairs if p or m)
+    return route, described, tuple(rules)
 
 
 def _spec(**fields: Any) -> SurfaceSpec:

@@ -223,6 +223,16 @@ class StreamHasher:
             self._digest.update(canonical_json(chunk))
         self.chunks += 1
 
+    @property
+    def hashing(self) -> bool:
+        """Whether chunks are hashed (else only counted: ``capture="none"``, or a chunk had no hash)."""
+        return not self._count_only
+
+    def stop_hashing(self) -> None:
+        """Go on counting chunks but hash nothing more (a chunk could not be hashed)."""
+        self._count_only = True
+        self._digest = _NO_DIGEST
+
     def hexdigest(self) -> str:
         """The digest of everything seen so far (an empty stream hashes as empty text)."""
         if self._mode == "json":

@@ -82,6 +82,8 @@ __all__ = [
     "OVERRIDE_ORIGINAL_SHA256",
     "OVERRIDE_REASON",
     "OWNER",
+    "PROMPT_DRIFT",
+    "PROMPT_LABEL",
     "PROMPT_SHA256",
     "REDACTION_POLICY",
     "RETRIEVAL_INDEX",
@@ -170,6 +172,8 @@ DATA_CLASS: Final = "toolchain.data_class"
 OUTCOME: Final = "toolchain.outcome"
 
 PROMPT_SHA256: Final = "toolchain.prompt.sha256"
+PROMPT_LABEL: Final = "toolchain.prompt.label"
+PROMPT_DRIFT: Final = "toolchain.prompt.drift"
 
 INPUT_SHA256: Final = "toolchain.input.sha256"
 OUTPUT_SHA256: Final = "toolchain.output.sha256"
@@ -177,7 +181,6 @@ HASH_ALG: Final = "toolchain.hash.alg"
 HASH_KEY_ID: Final = "toolchain.hash.key_id"
 CAPTURE_MODE: Final = "toolchain.capture.mode"
 
-# Reserved for routing (toolchain_sdk.routing): only ROUTE_NAME (the declared route=) is written today.
 ROUTE_NAME: Final = "toolchain.route.name"
 ROUTE_ATTEMPT: Final = "toolchain.route.attempt"
 ROUTE_FALLBACK_REASON: Final = "toolchain.route.fallback_reason"
@@ -215,7 +218,7 @@ REDACTION_POLICY: Final = "toolchain.redaction.policy"  # reserved for redaction
 EVENT_KILL_SWITCH_ENGAGED: Final = "kill_switch.engaged"
 EVENT_APPROVAL_REQUESTED: Final = "approval.requested"
 EVENT_APPROVAL_DECIDED: Final = "approval.decided"
-EVENT_ROUTE_RETRY: Final = "route.retry"  # reserved for routing, with EVENT_ROUTE_FALLBACK
+EVENT_ROUTE_RETRY: Final = "route.retry"
 EVENT_ROUTE_FALLBACK: Final = "route.fallback"
 
 # --- metrics -------------------------------------------------------------------------------------

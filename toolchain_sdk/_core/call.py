@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import contextvars
 import time
+import types
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan
@@ -24,7 +25,7 @@ from toolchain_sdk._core.response import model_mismatch, read_usage
 from toolchain_sdk._core.safety import strict, warn_once
 from toolchain_sdk.hashing import canonical_json
 from toolchain_sdk.prompts import Prompt
-from toolchain_sdk.redaction import scrub_text
+from toolchain_sdk.redaction import scrub, scrub_text
 
 if TYPE_CHECKING:
     from toolchain_sdk._core.pipeline import Surface
@@ -62,6 +63,14 @@ def _attribute_value(value: object) -> otel_types.AttributeValue | None:
 
 
 _USAGE_PREFIX = "gen_ai.usage."
+_NO_PARAMS: Mapping[str, object] = types.MappingProxyType({})
+
+
+def _scrubbed(value: object) -> object:
+    """A structured value with secrets taken out (lists of text, mappings with secret-looking keys)."""
+    if isinstance(value, (list, tuple, Mapping)):
+        return scrub(value)
+    return value
 
 
 def _carries_content(span: ReadableSpan) -> bool:
@@ -87,7 +96,7 @@ class CallRecord:
     """
 
     __slots__ = ("_handle", "args", "attrs", "child_usage", "context", "events", "instance", "kwargs", "model_child",
-                 "outcome", "output", "refused", "span", "surface")  # fmt: skip
+                 "outcome", "output", "refused", "route_state", "span", "surface")  # fmt: skip
 
     def __init__(self, surface: Surface, args: tuple[object, ...], kwargs: dict[str, object], instance: object) -> None:
         self.surface = surface
@@ -102,6 +111,7 @@ class CallRecord:
         self.outcome: str | None = None
         self.model_child = False  # a GenAI client span ran beneath this call (it holds the usage)
         self.refused = False  # a control stopped the call without a fallback (KillSwitchEngaged)
+        self.route_state: Any = None  # a routed call's RouteState: the target being tried
         self.child_usage: set[str] = set()  # the gen_ai.usage.* names such spans carried
         self._handle: GovernedCall | None = None
 
@@ -155,7 +165,7 @@ class CallRecord:
         """
         attrs: dict[str, otel_types.AttributeValue] = {}
         for key, value in (attributes or {}).items():
-            coerced = _attribute_value(value)
+            coerced = _attribute_value(_scrubbed(value) if scrub and not isinstance(value, str) else value)
             if coerced is not None:
                 attrs[key] = scrub_text(coerced) if scrub and isinstance(coerced, str) else coerced
         self.events.append((name, attrs, time.time_ns()))
@@ -191,11 +201,27 @@ class GovernedCall:
 
     @property
     def model(self) -> str | None:
-        return self._rec.surface.spec.model
+        """The model to call: the declared one, or on a routed surface the target being tried now."""
+        state = self._rec.route_state
+        return state.model if state is not None else self._rec.surface.spec.model
 
     @property
     def provider(self) -> str | None:
-        return self._rec.surface.spec.provider
+        """The provider of ``model``."""
+        state = self._rec.route_state
+        return state.provider if state is not None else self._rec.surface.spec.provider
+
+    @property
+    def route_params(self) -> Mapping[str, object]:
+        """The current route target's ``params`` (e.g. ``temperature``); empty when the surface has no route."""
+        state = self._rec.route_state
+        return state.params if state is not None else _NO_PARAMS
+
+    @property
+    def route_attempt(self) -> int:
+        """The overall 1-based attempt count along the route (1 when the surface has no route)."""
+        state = self._rec.route_state
+        return max(int(state.attempt), 1) if state is not None else 1
 
     @property
     def operation(self) -> str:
@@ -207,7 +233,11 @@ class GovernedCall:
 
     @property
     def span(self) -> Span | None:
-        """The call's OpenTelemetry span, or ``None`` when tracing is off."""
+        """The call's OpenTelemetry span, or ``None`` when tracing is off.
+
+        This is the raw span: writes through it are not checked the way ``set_attribute`` checks
+        them, so use ``set_attribute`` / ``add_event`` on this handle for anything of your own.
+        """
         return self._rec.span
 
     @property
@@ -312,7 +342,7 @@ class GovernedCall:
                 raise ValueError(message)
             warn_once(f"owned-attr:{self.surface}:{key}", message)
             return
-        coerced = _attribute_value(value)
+        coerced = _attribute_value(value if isinstance(value, (str, bool, int, float)) else _scrubbed(value))
         if coerced is None:
             warn_once(f"attr:{key}", "toolchain_sdk: attribute %r dropped: %s cannot be serialised", key, type(value))
             return

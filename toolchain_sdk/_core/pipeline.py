@@ -49,16 +49,35 @@ class Gate(Protocol):
     async def areview(self, call: CallRecord, output: object) -> object: ...
 
 
+class Router(Protocol):
+    """Runs a routed function once per attempt along its route (``toolchain_sdk.routing`` is one)."""
+
+    def run_sync(self, route: Any, state: Any, fn: Callable[..., Any], args: Any, kwargs: Any) -> Any: ...
+    async def run_async(self, route: Any, state: Any, fn: Callable[..., Any], args: Any, kwargs: Any) -> Any: ...
+    def run_generator(self, route: Any, state: Any, fn: Callable[..., Any], args: Any, kwargs: Any) -> Any: ...
+    def run_async_generator(self, route: Any, state: Any, fn: Callable[..., Any], args: Any, kwargs: Any) -> Any: ...
+    def RouteState(self, route: Any, *, on_event: Any = None) -> Any: ...  # noqa: N802 - the class it makes
+
+
 class Surface:
     """One surface compiled at decoration time: its spec, static span attributes and pipeline."""
 
     __slots__ = ("binder", "excluded", "gates", "genai_metric_attrs", "hash_io", "inject", "metric_attrs", "prompt",
-                 "reviewers", "span_name", "spec", "static_attrs")  # fmt: skip
+                 "reviewers", "route", "router", "span_name", "spec", "static_attrs")  # fmt: skip
 
     def __init__(
-        self, spec: SurfaceSpec, prompt: Prompt | None, binder: Binder, inject: bool, gates: tuple[Gate, ...]
+        self,
+        spec: SurfaceSpec,
+        prompt: Prompt | None,
+        binder: Binder,
+        inject: bool,
+        gates: tuple[Gate, ...],
+        route: Any = None,
+        router: Router | None = None,
     ) -> None:
         self.spec = spec
+        self.route = route
+        self.router = router
         self.excluded = frozenset(spec.exclude_args)
         self.prompt = prompt
         self.binder = binder
@@ -80,6 +99,8 @@ class Surface:
             semconv.GEN_AI_PROMPT_NAME: prompt.name if prompt else None,
             semconv.GEN_AI_PROMPT_VERSION: prompt.version if prompt else None,
             semconv.PROMPT_SHA256: prompt.sha256 if prompt else None,
+            semconv.PROMPT_LABEL: prompt.label if prompt else None,
+            semconv.PROMPT_DRIFT: True if prompt is not None and prompt.drift else None,
         }
         self.static_attrs: dict[str, otel_types.AttributeValue] = {k: v for k, v in attrs.items() if v is not None}
         labels = {semconv.SURFACE: spec.surface, semconv.RISK: spec.risk, semconv.OWNER: spec.owner or ""}
@@ -104,6 +125,8 @@ class Surface:
     def begin(self, instance: object, args: tuple[object, ...], kwargs: dict[str, object]) -> CallRecord:
         """Create the call's record and, when tracing is on, start its span with the input hash."""
         call = CallRecord(self, args, kwargs, instance)
+        if self.router is not None:
+            call.route_state = self.router.RouteState(self.route, on_event=call.add_event)
         if self.inject:
             self.check_injection(instance, args, kwargs)  # the caller must not pass `call`: the SDK injects it
             kwargs[CALL_PARAM] = call.handle
@@ -128,12 +151,12 @@ class Surface:
         return call
 
     def run_gates(self, call: CallRecord, target: Callable[..., Any]) -> Callable[..., Any]:
-        """Run the before-gates; the first replacement (fallback) wins."""
+        """Run the before-gates; the first replacement (fallback) wins; a routed function goes through its route."""
         for gate in self.gates:
             replacement = gate.check(call)
             if replacement is not None:
                 return replacement
-        return target
+        return self._routed(call, target, "run_sync") if self.router is not None else target
 
     async def arun_gates(self, call: CallRecord, target: Callable[..., Any]) -> Callable[..., Any]:
         """``run_gates`` for async paths."""
@@ -141,7 +164,15 @@ class Surface:
             replacement = await gate.acheck(call)
             if replacement is not None:
                 return replacement
-        return target
+        return self._routed(call, target, "run_async") if self.router is not None else target
+
+    def _routed(self, call: CallRecord, target: Callable[..., Any], runner: str) -> Callable[..., Any]:
+        """``target`` called along the surface's route (the runner for the function's kind)."""
+        kind = self.spec.kind
+        name = {"generator": "run_generator", "async-generator": "run_async_generator"}.get(kind, runner)
+        run = getattr(self.router, name)
+        route, state = self.route, call.route_state
+        return lambda *args, **kwargs: run(route, state, target, args, kwargs)
 
     def review(self, call: CallRecord, output: object) -> object:
         """Run the after-gates over the output (they may replace it)."""
@@ -212,6 +243,8 @@ class Surface:
         try:
             attrs = call.attrs
             outcome = attrs[semconv.OUTCOME] = call.outcome or outcome
+            if call.route_state is not None:
+                attrs.update(call.route_state.attributes())
             kind = attrs[semconv.OPENINFERENCE_SPAN_KIND] = _usage_rule(attrs, outcome, call)
             meters = instruments()
             if meters is not None:
@@ -220,7 +253,7 @@ class Surface:
                 attrs[semconv.STREAM_COMPLETED] = completed
             if digest is not None:
                 attrs[semconv.STREAM_CHUNKS] = digest.chunks
-            if self.hash_io and (output is not _NO_OUTPUT or (digest is not None and exc is None)):
+            if self.hash_io and (output is not _NO_OUTPUT or (digest is not None and digest.hashing and exc is None)):
                 self._hash_output(call, output, digest)
             if exc is not None:
                 self._record_exception(span, attrs, exc)

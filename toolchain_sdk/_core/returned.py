@@ -57,7 +57,8 @@ class GovernedStream:
             except (TypeError, ValueError) as exc:
                 name = self._surface.span_name
                 warn_once(f"stream-hash:{name}", "toolchain_sdk: %s: no output hash: %s", name, exc)
-                self._digest = None
+                digest.stop_hashing()
+                digest.chunks += 1  # the chunk still counts
         return item
 
     def _end(self, completed: bool, exc: BaseException | None = None) -> None:

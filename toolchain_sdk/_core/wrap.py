@@ -38,10 +38,11 @@ def _observe(surface: Surface, digest: StreamHasher, item: object) -> StreamHash
     """Feed one chunk to the stream hash; a chunk that cannot be hashed drops the hash, not the call."""
     try:
         digest.update(item)
-        return digest
     except (TypeError, ValueError) as exc:
         warn_once(f"stream-hash:{surface.span_name}", "toolchain_sdk: %s: no output hash: %s", surface.span_name, exc)
-        return None
+        digest.stop_hashing()
+        digest.chunks += 1  # the chunk still counts
+    return digest
 
 
 def _plain(surface: Surface) -> Wrapper:

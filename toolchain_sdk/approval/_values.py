@@ -24,9 +24,9 @@ from toolchain_sdk.hashing import canonical_json
 from toolchain_sdk.redaction import MAX_DEPTH, TOO_DEEP, scrub, scrub_text
 
 __all__ = [
-    "MAX_TIMEOUT_S",
     "ApprovalRequest",
     "Decision",
+    "MAX_TIMEOUT_S",
     "OutputKind",
     "Phase",
     "Verdict",

@@ -122,9 +122,10 @@ class KillGate:
     def _raised(self, source: FlagSource, exc: Exception) -> FlagEvaluation:
         previous = self.last.get(id(source))
         name = str(getattr(source, "name", type(source).__name__))
+        fallback = "its last answer" if previous else "kill_default"
         warn_once(f"flag-source:{self.flag}:{name}:{type(exc).__name__}",
                   "toolchain_sdk: flag %s: source %s raised %s: %s; using %s", self.flag, name,
-                  type(exc).__name__, exc, "its last answer" if previous else "kill_default")  # fmt: skip
+                  type(exc).__name__, scrub_text(str(exc)), fallback)  # fmt: skip
         return FlagEvaluation(
             previous.value if previous is not None else None,
             REASON_ERROR,

@@ -35,12 +35,17 @@ class SurfaceSpec(BaseModel):
     prompt: str | None = None
     prompt_sha256: str | None = None
     capture: Capture = "hash"
-    data_class: str | None = None
+    data_class: str = "internal"
     kill_flag: str | None = None
     kill_default: bool = False
     fallback: str | None = None
     approval: str | None = None
     exclude_args: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+    """``provider:model`` of every model the surface may call (its route's targets, in order)."""
+    exposure: tuple[str, ...] = ()
+    """The ``[exposure]`` rules of its data class that allowed those targets."""
+    prompt_label: str | None = None
     kind: Literal["function", "async", "generator", "async-generator", "block"] = "function"
     location: str | None = None
 

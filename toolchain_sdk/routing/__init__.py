@@ -14,6 +14,7 @@ A surface declared with ``route="answers"`` calls the models of ``[routes.answer
 ``docs/routing.md`` describes the file, the semantics and the span attributes.
 """
 
+from toolchain_sdk.routing._current import current_config, loaded_config, use_config
 from toolchain_sdk.routing._exposure import DATA_CLASSES, DEFAULT_DATA_CLASS, check_exposure, rule_allows
 from toolchain_sdk.routing._file import TOOLCHAIN_CONFIG, get_route, load_config, parse_config, read_config
 from toolchain_sdk.routing._match import error_matches, retryable
@@ -35,9 +36,11 @@ __all__ = [
     "Target",
     "ToolchainConfig",
     "check_exposure",
+    "current_config",
     "error_matches",
     "get_route",
     "load_config",
+    "loaded_config",
     "parse_config",
     "read_config",
     "retryable",
@@ -46,4 +49,5 @@ __all__ = [
     "run_async_generator",
     "run_generator",
     "run_sync",
+    "use_config",
 ]
