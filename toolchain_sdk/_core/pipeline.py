@@ -141,7 +141,8 @@ class Surface:
             if self.hash_io and self.binder.has_parameters:
                 hasher = config.hasher()
                 try:
-                    call.attrs[semconv.INPUT_SHA256] = hasher.hash_arguments(call.recorded_arguments)
+                    arguments = call.recorded_arguments if self.excluded else call.arguments
+                    call.attrs[semconv.INPUT_SHA256] = hasher.hash_arguments(arguments)
                 except (TypeError, ValueError) as exc:
                     warn_once(
                         f"input-hash:{self.span_name}", "toolchain_sdk: %s: no input hash: %s", self.span_name, exc
@@ -245,7 +246,11 @@ class Surface:
             outcome = attrs[semconv.OUTCOME] = call.outcome or outcome
             if call.route_state is not None:
                 attrs.update(call.route_state.attributes())
-            kind = attrs[semconv.OPENINFERENCE_SPAN_KIND] = _usage_rule(attrs, outcome, call)
+            if outcome == "ok" and not (call.model_child or call.refused):  # the common case, decided inline
+                used = _INPUT in attrs or _OUTPUT in attrs
+                kind = attrs[semconv.OPENINFERENCE_SPAN_KIND] = _LLM if used else _CHAIN
+            else:
+                kind = attrs[semconv.OPENINFERENCE_SPAN_KIND] = _usage_rule(attrs, outcome, call)
             meters = instruments()
             if meters is not None:
                 self._measure(meters, span, attrs, outcome, kind)
@@ -321,6 +326,8 @@ _USAGE = (
     semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
 )
 _USAGE_SET = frozenset(_USAGE)
+_INPUT, _OUTPUT = semconv.GEN_AI_USAGE_INPUT_TOKENS, semconv.GEN_AI_USAGE_OUTPUT_TOKENS
+_LLM, _CHAIN = semconv.SPAN_KIND_LLM, semconv.SPAN_KIND_CHAIN
 _RESPONSE = (
     semconv.GEN_AI_RESPONSE_MODEL,
     semconv.GEN_AI_RESPONSE_ID,
