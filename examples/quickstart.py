@@ -3,11 +3,16 @@
 Run it with ``python3 dev.py demo``; switch the model off and watch the fallbacks answer with
 ``TOOLCHAIN_KILL='support.*' python3 dev.py demo``. Spans go to ``.toolchain/traces.jsonl`` (OTLP JSON) unless
 ``OTEL_EXPORTER_OTLP_ENDPOINT`` points at a collector, Jaeger or Phoenix; the script then prints
-what an operator would see on each span.
+which model answered the refund reply and what an operator would see on each span.
+
+Next to it: ``prompts/`` holds the refund prompt's versions and ``prompts.lock`` (written by
+``toolchain prompts lock``; the ``production`` label points at version 3), and ``toolchain.toml``
+routes the refund reply to a primary model, with retries, then a fallback model, and says which
+providers may see ``pii``.
 
 The model client below is a LOCAL DETERMINISTIC STAND-IN for an LLM vendor (this machine cannot
 reach any vendor). It returns OpenAI-shaped responses so ``call.record_usage`` works as with the
-real client.
+real client, and it makes the route's primary model time out so the route moves to its fallback.
 """
 
 from __future__ import annotations
@@ -23,17 +28,43 @@ from types import SimpleNamespace
 
 import toolchain_sdk as tc
 
+HERE = Path(__file__).resolve().parent
 TRACES = Path(os.environ.get("TOOLCHAIN_TRACES_FILE", ".toolchain/traces.jsonl"))
+TO_COLLECTOR = bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
+
+
+def setup() -> None:
+    """Configure once, at start-up, before any surface is declared: prompts and routes are resolved then."""
+    if not TO_COLLECTOR:
+        TRACES.unlink(missing_ok=True)
+    tc.configure(
+        service_name="support-bot",
+        exporter=None if TO_COLLECTOR else "file",
+        traces_file=str(TRACES),
+        prompts_dir=HERE / "prompts",  # else $TOOLCHAIN_PROMPTS_DIR, else ./prompts
+        config=HERE / "toolchain.toml",  # else $TOOLCHAIN_CONFIG, else ./toolchain.toml
+    )
+
+
+setup()
 
 
 class StandInModel:
-    """Deterministic stand-in for a chat-completions client (NOT a real model)."""
+    """Deterministic stand-in for a chat-completions client (NOT a real model).
 
-    def chat(self, model: str, prompt: str) -> SimpleNamespace:
+    ``timing_out``: models that never answer in time (``chat`` raises ``TimeoutError``).
+    """
+
+    def __init__(self, timing_out: frozenset[str] = frozenset()) -> None:
+        self.timing_out = timing_out
+
+    def chat(self, model: str, prompt: str, **params: object) -> SimpleNamespace:
+        if model in self.timing_out:
+            raise TimeoutError(f"stand-in: {model} did not answer in time")
         digest = hashlib.sha256(prompt.encode()).hexdigest()[:8]
         text = f"[{model}] Thanks for reaching out. Reference {digest}."
         usage = SimpleNamespace(prompt_tokens=len(prompt.split()), completion_tokens=len(text.split()))
-        return SimpleNamespace(id=f"chatcmpl-{digest}", model=f"{model}-2024-07-18", usage=usage, text=text)
+        return SimpleNamespace(id=f"chatcmpl-{digest}", model=model, usage=usage, text=text)
 
     async def stream(self, model: str, prompt: str) -> AsyncIterator[str]:
         for word in f"[{model}] Here is a summary of: {prompt}".split():
@@ -41,7 +72,7 @@ class StandInModel:
             yield word + " "
 
 
-client = StandInModel()
+client = StandInModel(timing_out=frozenset({"gpt-4o-mini-2024-07-18"}))  # the route's primary is down today
 
 
 @dataclass
@@ -59,17 +90,17 @@ def refund_template(ticket: Ticket) -> str:
 @tc.governed_call(
     "support.refund_reply",
     owner="support-platform",
-    model="gpt-4o-mini",
-    provider="openai",
-    prompt=tc.Prompt(
-        "support_refund_policy", "3", "Customer {{ customer }} asks: {{ body }}\nReply per refund policy."
-    ),
+    route="support_replies",  # toolchain.toml: azure-openai (2 attempts), then anthropic
+    data_class="pii",  # checked against [exposure] pii for every target of the route
+    prompt="support_refund_policy@production",  # prompts/prompts.lock: production -> 3
     risk="medium",
     fallback=refund_template,
 )
-def draft_refund_reply(ticket: Ticket, *, call: tc.GovernedCall) -> str:
+def draft_refund_reply(ticket: Ticket, *, call: tc.GovernedCall = tc.INJECTED) -> str:
+    # Called once per attempt: call.provider, call.model and call.route_params name the target being tried.
     assert call.prompt is not None and call.model is not None
-    resp = client.chat(call.model, call.prompt.render(customer=ticket.customer, body=ticket.body))
+    text = call.prompt.render(customer=ticket.customer, body=ticket.body)
+    resp = client.chat(call.model, text, **call.route_params)
     call.record_usage(resp)
     call.set_retrieval("kb-refund-policies", 12)
     return str(resp.text)
@@ -103,26 +134,39 @@ def classify(ticket: Ticket) -> str:
         return "needs-human"  # a block's fallback: the body (the model call) never ran
 
 
-def show_spans(path: Path) -> None:
-    print(f"\nSpans written to {path} (what an operator sees):")
+def read_spans(path: Path) -> dict[str, dict[str, object]]:
+    """The governed spans in an OTLP JSON lines file: surface name -> attributes."""
+    spans = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         for rs in json.loads(line)["resourceSpans"]:
             for ss in rs["scopeSpans"]:
                 for span in ss["spans"]:
                     attrs = {a["key"]: next(iter(a["value"].values())) for a in span.get("attributes", [])}
-                    if "toolchain.surface" not in attrs:
-                        continue
-                    print(f"  {span['name']}")
-                    for key in sorted(attrs):
-                        print(f"      {key} = {attrs[key]}")
+                    if "toolchain.surface" in attrs:
+                        spans[span["name"]] = attrs
+    return spans
+
+
+def describe_route(attrs: dict[str, object]) -> str:
+    """Which target of the route answered, from the span: e.g. 'answered by p:m after 3 attempts (...)'."""
+    attempts = attrs.get("toolchain.route.attempt")
+    if attempts is None:
+        return f"no model called (outcome: {attrs.get('toolchain.outcome')})"
+    verb = "answered by" if attrs.get("toolchain.outcome") == "ok" else "failed on"
+    text = f"{verb} {attrs['gen_ai.provider.name']}:{attrs['gen_ai.request.model']} after {attempts} attempts"
+    reason = attrs.get("toolchain.route.fallback_reason")
+    return f"{text} (fallback reason: {reason})" if reason else text
+
+
+def show_spans(spans: dict[str, dict[str, object]], path: Path) -> None:
+    print(f"\nSpans written to {path} (what an operator sees):")
+    for name, attrs in spans.items():
+        print(f"  {name}")
+        for key in sorted(attrs):
+            print(f"      {key} = {attrs[key]}")
 
 
 def main() -> None:
-    to_collector = bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
-    if not to_collector:
-        TRACES.unlink(missing_ok=True)
-    tc.configure(service_name="support-bot", exporter=None if to_collector else "file", traces_file=str(TRACES))
-
     ticket = Ticket("T-1001", "Ana", "I'd like a refund for order 77, it arrived broken.")
     print("classify       ->", classify(ticket))
     reply = draft_refund_reply(ticket)
@@ -134,8 +178,18 @@ def main() -> None:
 
     print("thread summary ->", asyncio.run(stream_summary()))
     tc.shutdown()
-    if not to_collector:
-        show_spans(TRACES)
+    if TO_COLLECTOR:
+        return
+    spans = read_spans(TRACES)
+    refund = spans["support.refund_reply"]
+    print(f"\nroute {refund['toolchain.route.name']}: {describe_route(refund)}")
+    name, version = refund["gen_ai.prompt.name"], refund["gen_ai.prompt.version"]
+    prompt_file = os.path.relpath(HERE / "prompts" / f"{name}@{version}.md")
+    print(
+        f"prompt {name}@{refund['toolchain.prompt.label']}: version {version}, sha256 "
+        f"{refund['toolchain.prompt.sha256']} (= sha256sum {prompt_file})"
+    )
+    show_spans(spans, TRACES)
 
 
 if __name__ == "__main__":

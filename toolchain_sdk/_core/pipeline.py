@@ -277,6 +277,12 @@ class Surface:
         if kind != semconv.SPAN_KIND_LLM:
             return
         genai = self.genai_metric_attrs
+        if self.route is not None:  # the target that answered, not the primary declared at decoration
+            genai = {**genai}
+            for key in (semconv.GEN_AI_REQUEST_MODEL, semconv.GEN_AI_PROVIDER_NAME):
+                value = attrs.get(key)
+                if isinstance(value, str):
+                    genai[key] = value
         for key, token_type in ((semconv.GEN_AI_USAGE_INPUT_TOKENS, "input"), (semconv.GEN_AI_USAGE_OUTPUT_TOKENS,
                                                                                "output")):  # fmt: skip
             value = attrs.get(key)
