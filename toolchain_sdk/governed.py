@@ -355,10 +355,11 @@ class _BlockCache:
         except TypeError:  # an unhashable option value (a list of sources): normalise every time
             seen, written = None, None
         if seen is not None:
-            with self._lock:
-                if seen[0] in self._entries:
-                    self._entries.move_to_end(seen[0])  # recently used: stays compiled
-                    return seen[1]
+            try:
+                self._entries.move_to_end(seen[0])  # recently used: stays compiled (one C call, atomic)
+                return seen[1]
+            except KeyError:  # evicted since: compile again below
+                pass
         declaration = _Declaration.of(surface, options)
         found = self._get(declaration)
         if written is not None:
