@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import toolchain_sdk as tc
+from tests._subproc import run_cli
 from tests._wait import wait_for
 from toolchain_sdk import flags
 from toolchain_sdk.flags import FileSource
@@ -22,17 +22,8 @@ from toolchain_sdk.flags._flag_file import FlagFile
 def toolchain(
     *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
-    """Run `python -m toolchain_sdk ARGS` (timeout is a hang guard, not a speed assertion)."""
-    full = {k: v for k, v in os.environ.items() if not k.startswith(("TOOLCHAIN_", "OTEL_"))}
-    full.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "toolchain_sdk", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=full,
-        timeout=timeout,
-    )
+    """Run `python -m toolchain_sdk ARGS` in ``cwd`` (timeout is a hang guard, not a speed assertion)."""
+    return run_cli(*args, env=env, timeout=timeout, cwd=cwd)
 
 
 @pytest.fixture(autouse=True)
