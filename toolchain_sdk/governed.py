@@ -361,15 +361,15 @@ class _BlockCache:
             except KeyError:  # evicted since: compile again below
                 pass
         declaration = _Declaration.of(surface, options)
-        found = self._get(declaration)
+        key = declaration.key()
+        found = self._get(key, declaration)
         if written is not None:
             if len(self._as_written) >= self.size:
                 self._as_written.clear()
-            self._as_written[written] = (declaration.key(), found)
+            self._as_written[written] = (key, found)
         return found
 
-    def _get(self, declaration: _Declaration) -> Surface:
-        key = declaration.key()
+    def _get(self, key: tuple[object, ...], declaration: _Declaration) -> Surface:
         with self._lock:
             compiled = self._entries.get(key)
             if compiled is not None:

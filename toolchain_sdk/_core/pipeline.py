@@ -63,7 +63,7 @@ class Surface:
     """One surface compiled at decoration time: its spec, static span attributes and pipeline."""
 
     __slots__ = ("binder", "excluded", "gates", "genai_metric_attrs", "hash_io", "inject", "metric_attrs", "prompt",
-                 "reviewers", "route", "router", "span_name", "spec", "static_attrs")  # fmt: skip
+                 "reviewers", "route", "route_run", "router", "span_name", "spec", "static_attrs")  # fmt: skip
 
     def __init__(
         self,
@@ -78,6 +78,13 @@ class Surface:
         self.spec = spec
         self.route = route
         self.router = router
+        self.route_run: Callable[..., Any] | None = None
+        if router is not None:  # the runner for the function's kind, chosen once
+            self.route_run = {
+                "async": router.run_async,
+                "generator": router.run_generator,
+                "async-generator": router.run_async_generator,
+            }.get(spec.kind, router.run_sync)
         self.excluded = frozenset(spec.exclude_args)
         self.prompt = prompt
         self.binder = binder
@@ -157,7 +164,7 @@ class Surface:
             replacement = gate.check(call)
             if replacement is not None:
                 return replacement
-        return self._routed(call, target, "run_sync") if self.router is not None else target
+        return self._routed(call, target) if self.route_run is not None else target
 
     async def arun_gates(self, call: CallRecord, target: Callable[..., Any]) -> Callable[..., Any]:
         """``run_gates`` for async paths."""
@@ -165,15 +172,23 @@ class Surface:
             replacement = await gate.acheck(call)
             if replacement is not None:
                 return replacement
-        return self._routed(call, target, "run_async") if self.router is not None else target
+        return self._routed(call, target) if self.route_run is not None else target
 
-    def _routed(self, call: CallRecord, target: Callable[..., Any], runner: str) -> Callable[..., Any]:
+    def _routed(self, call: CallRecord, target: Callable[..., Any]) -> Callable[..., Any]:
         """``target`` called along the surface's route (the runner for the function's kind)."""
-        kind = self.spec.kind
-        name = {"generator": "run_generator", "async-generator": "run_async_generator"}.get(kind, runner)
-        run = getattr(self.router, name)
-        route, state = self.route, call.route_state
+        run, route, state = self.route_run, self.route, call.route_state
+        assert run is not None
         return lambda *args, **kwargs: run(route, state, target, args, kwargs)
+
+    def observe(self, digest: StreamHasher, item: object) -> None:
+        """Feed one chunk of a stream to its hash; a chunk that cannot be hashed stops the hash, not
+        the count, and not the call (one warning)."""
+        try:
+            digest.update(item)
+        except (TypeError, ValueError) as exc:
+            warn_once(f"stream-hash:{self.span_name}", "toolchain_sdk: %s: no output hash: %s", self.span_name, exc)
+            digest.stop_hashing()
+            digest.update(item)  # counted only
 
     def review(self, call: CallRecord, output: object) -> object:
         """Run the after-gates over the output (they may replace it)."""
@@ -246,11 +261,7 @@ class Surface:
             outcome = attrs[semconv.OUTCOME] = call.outcome or outcome
             if call.route_state is not None:
                 attrs.update(call.route_state.attributes())
-            if outcome == "ok" and not (call.model_child or call.refused):  # the common case, decided inline
-                used = _INPUT in attrs or _OUTPUT in attrs
-                kind = attrs[semconv.OPENINFERENCE_SPAN_KIND] = _LLM if used else _CHAIN
-            else:
-                kind = attrs[semconv.OPENINFERENCE_SPAN_KIND] = _usage_rule(attrs, outcome, call)
+            kind = attrs[semconv.OPENINFERENCE_SPAN_KIND] = _usage_rule(attrs, outcome, call)
             meters = instruments()
             if meters is not None:
                 self._measure(meters, span, attrs, outcome, kind)
@@ -332,7 +343,6 @@ _USAGE = (
     semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
 )
 _USAGE_SET = frozenset(_USAGE)
-_INPUT, _OUTPUT = semconv.GEN_AI_USAGE_INPUT_TOKENS, semconv.GEN_AI_USAGE_OUTPUT_TOKENS
 _LLM, _CHAIN = semconv.SPAN_KIND_LLM, semconv.SPAN_KIND_CHAIN
 _RESPONSE = (
     semconv.GEN_AI_RESPONSE_MODEL,
@@ -357,12 +367,11 @@ def _usage_rule(attrs: dict[str, otel_types.AttributeValue], outcome: str, call:
         for key in (*_USAGE, *_RESPONSE):
             attrs.pop(key, None)
         return semconv.SPAN_KIND_GUARDRAIL
-    recorded = not attrs.keys().isdisjoint(_USAGE_SET)
     if call.model_child:
         for key in (semconv.GEN_AI_USAGE_INPUT_TOKENS, semconv.GEN_AI_USAGE_OUTPUT_TOKENS, *call.child_usage):
             attrs.pop(key, None)
         return semconv.SPAN_KIND_CHAIN
-    return semconv.SPAN_KIND_LLM if recorded else semconv.SPAN_KIND_CHAIN
+    return _LLM if not attrs.keys().isdisjoint(_USAGE_SET) else _CHAIN
 
 
 _NOT_STREAMS = frozenset({str, bytes, dict, list, tuple, int, float, bool, type(None)})

@@ -15,7 +15,7 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
-from toolchain_sdk._core.safety import report, warn_once
+from toolchain_sdk._core.safety import report
 
 if TYPE_CHECKING:
     from toolchain_sdk._core.call import CallRecord
@@ -50,15 +50,8 @@ class GovernedStream:
 
     # --- what every step shares ---------------------------------------------------------------
     def _seen(self, item: object) -> object:
-        digest = self._digest
-        if digest is not None:
-            try:
-                digest.update(item)
-            except (TypeError, ValueError) as exc:
-                name = self._surface.span_name
-                warn_once(f"stream-hash:{name}", "toolchain_sdk: %s: no output hash: %s", name, exc)
-                digest.stop_hashing()
-                digest.chunks += 1  # the chunk still counts
+        if self._digest is not None:
+            self._surface.observe(self._digest, item)
         return item
 
     def _end(self, completed: bool, exc: BaseException | None = None) -> None:

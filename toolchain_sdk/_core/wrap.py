@@ -16,7 +16,6 @@ from typing import Any
 from toolchain_sdk._core.call import CURRENT, CallRecord
 from toolchain_sdk._core.pipeline import Surface, enter, leave
 from toolchain_sdk._core.relay import arelay, relay
-from toolchain_sdk._core.safety import warn_once
 from toolchain_sdk.hashing import StreamHasher
 
 __all__ = ["wrapper_for"]
@@ -32,17 +31,6 @@ def wrapper_for(surface: Surface, kind: str) -> Wrapper:
         "generator": _generator,
         "async-generator": _async_generator,
     }[kind](surface)
-
-
-def _observe(surface: Surface, digest: StreamHasher, item: object) -> StreamHasher | None:
-    """Feed one chunk to the stream hash; a chunk that cannot be hashed drops the hash, not the call."""
-    try:
-        digest.update(item)
-    except (TypeError, ValueError) as exc:
-        warn_once(f"stream-hash:{surface.span_name}", "toolchain_sdk: %s: no output hash: %s", surface.span_name, exc)
-        digest.stop_hashing()
-        digest.chunks += 1  # the chunk still counts
-    return digest
 
 
 def _plain(surface: Surface) -> Wrapper:
@@ -117,7 +105,7 @@ class _Stream:
     def item(self, token: tuple[object, object], item: object) -> None:
         leave(token)
         if self.digest is not None:
-            self.digest = _observe(self.surface, self.digest, item)
+            self.surface.observe(self.digest, item)
 
     def end(self, token: tuple[object, object], completed: bool) -> None:
         leave(token)
