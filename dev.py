@@ -29,6 +29,7 @@ PHOENIX_VENV = Path(os.environ.get("TOOLCHAIN_PHOENIX_VENV", CACHE / "phoenix-ve
 # ingestion, Phoenix PR #13267): older ones show client-instrumentation spans without kind or tokens.
 PHOENIX_SPEC = "arize-phoenix>=15.10.0"
 POSTGRES_URL_ENV = "TOOLCHAIN_TEST_POSTGRES_URL"  # tests marked `postgres` use the server it names
+CHROMIUM_ENV = "TOOLCHAIN_CHROMIUM"  # tests marked `browser` drive the Chromium it names
 
 
 def run(*cmd: str | os.PathLike[str], env: dict[str, str] | None = None) -> None:
@@ -72,6 +73,19 @@ def ensure_postgres() -> Path | None:
         run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "postgresql", env=env)
         bindir = _postgres_bindir()
     return bindir
+
+
+def ensure_chromium() -> str | None:
+    """Debian's headless Chromium for the page tests (Playwright drives it; it never downloads a browser)."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        run("apt-get", "update", "-qq", env=env)
+        run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", env=env)
+        found = shutil.which("chromium")
+    if found is None:
+        print("dev.py: no chromium and no way to install it; browser tests will skip", file=sys.stderr)
+    return found
 
 
 def _free_port() -> int:
@@ -136,6 +150,9 @@ def demo(args: list[str]) -> int:
 def test(args: list[str]) -> int:
     ensure_venv("test")
     env = dict(os.environ, TOOLCHAIN_STRICT="1", TOOLCHAIN_PHOENIX_BIN=str(ensure_phoenix()))
+    chromium = ensure_chromium()
+    if chromium:
+        env[CHROMIUM_ENV] = chromium
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     with postgres_server() as postgres_url:
         if postgres_url:

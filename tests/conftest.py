@@ -10,6 +10,7 @@ import pytest
 
 os.environ.setdefault("TOOLCHAIN_STRICT", "1")  # SDK-internal errors fail tests instead of hiding
 
+from tests import _browser
 from tests._approval_support import BACKENDS, backend_url, store_for
 from toolchain_sdk import config, inventory
 from toolchain_sdk._core import safety as _safety
@@ -50,3 +51,9 @@ def store(store_url: str) -> Iterator[ApprovalStore]:
     handle = store_for(store_url)
     yield handle
     handle.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """A Playwright ``Browser`` on headless Chromium (Debian's ``chromium``), shared by the session."""
+    yield from _browser.launch()

@@ -19,12 +19,16 @@ __all__ = [
     "APPROVAL_SUBJECT_SHA256",
     "APPROVAL_WAIT_MS",
     "APPROVAL_WHEN",
+    "AUDIT_ERROR_TYPE",
+    "AUDIT_RECORD_ID",
     "CAPTURE_MODE",
     "CONTENT_ATTRIBUTES",
     "CONTENT_EVENTS",
     "CONTENT_PREFIXES",
     "DATA_CLASS",
     "ERROR_TYPE",
+    "EVAL_CASE",
+    "EVAL_FILE",
     "EVENT_APPROVAL_DECIDED",
     "EVENT_APPROVAL_REQUESTED",
     "EVENT_EXCEPTION",
@@ -43,6 +47,10 @@ __all__ = [
     "FEATURE_FLAG_RESULT_VALUE",
     "FEATURE_FLAG_RESULT_VARIANT",
     "GEN_AI_DATA_SOURCE_ID",
+    "GEN_AI_EVALUATION_EXPLANATION",
+    "GEN_AI_EVALUATION_NAME",
+    "GEN_AI_EVALUATION_SCORE_LABEL",
+    "GEN_AI_EVALUATION_SCORE_VALUE",
     "GEN_AI_OPERATION_NAME",
     "GEN_AI_PROMPT_NAME",
     "GEN_AI_PROMPT_VERSION",
@@ -61,7 +69,10 @@ __all__ = [
     "GEN_AI_USAGE_REASONING_OUTPUT_TOKENS",
     "HASH_ALG",
     "HASH_KEY_ID",
+    "INPUT_MIME_TYPE",
     "INPUT_SHA256",
+    "INPUT_TRUNCATED",
+    "INPUT_VALUE",
     "INSTRUMENTATION_NAME",
     "KILL_SWITCH_ACTIVE",
     "KILL_SWITCH_ERROR_TYPE",
@@ -74,16 +85,22 @@ __all__ = [
     "METRIC_GEN_AI_OPERATION_DURATION",
     "METRIC_GEN_AI_TOKEN_USAGE",
     "METRIC_KILL_SWITCH_ENGAGED",
+    "MIME_JSON",
+    "MIME_TEXT",
     "MODEL_MISMATCH",
     "OPENINFERENCE_SPAN_KIND",
     "OUTCOME",
+    "OUTPUT_MIME_TYPE",
     "OUTPUT_SHA256",
+    "OUTPUT_TRUNCATED",
+    "OUTPUT_VALUE",
     "OVERRIDE_EDITOR",
     "OVERRIDE_ORIGINAL_SHA256",
     "OVERRIDE_REASON",
     "OWNER",
     "PROMPT_DRIFT",
     "PROMPT_LABEL",
+    "PROMPT_RENDERED",
     "PROMPT_SHA256",
     "REDACTION_POLICY",
     "RETRIEVAL_INDEX",
@@ -97,6 +114,7 @@ __all__ = [
     "SERVER_ADDRESS",
     "SERVER_PORT",
     "SPAN_KIND_CHAIN",
+    "SPAN_KIND_EVALUATOR",
     "SPAN_KIND_GUARDRAIL",
     "SPAN_KIND_LLM",
     "STREAM_CHUNKS",
@@ -127,6 +145,10 @@ SERVER_PORT: Final = "server.port"
 GEN_AI_PROMPT_NAME: Final = "gen_ai.prompt.name"
 GEN_AI_PROMPT_VERSION: Final = "gen_ai.prompt.version"
 GEN_AI_DATA_SOURCE_ID: Final = "gen_ai.data_source.id"
+GEN_AI_EVALUATION_NAME: Final = "gen_ai.evaluation.name"
+GEN_AI_EVALUATION_SCORE_VALUE: Final = "gen_ai.evaluation.score.value"
+GEN_AI_EVALUATION_SCORE_LABEL: Final = "gen_ai.evaluation.score.label"
+GEN_AI_EVALUATION_EXPLANATION: Final = "gen_ai.evaluation.explanation"
 ERROR_TYPE: Final = "error.type"
 
 # --- OpenInference (Arize Phoenix) --------------------------------------------------------------
@@ -135,6 +157,15 @@ OPENINFERENCE_SPAN_KIND: Final = "openinference.span.kind"
 SPAN_KIND_LLM: Final = "LLM"
 SPAN_KIND_CHAIN: Final = "CHAIN"
 SPAN_KIND_GUARDRAIL: Final = "GUARDRAIL"
+SPAN_KIND_EVALUATOR: Final = "EVALUATOR"
+INPUT_VALUE: Final = "input.value"
+"""Captured input (capture ``redacted`` or ``full``): the bound arguments, as text or JSON."""
+INPUT_MIME_TYPE: Final = "input.mime_type"
+OUTPUT_VALUE: Final = "output.value"
+"""Captured output (capture ``redacted`` or ``full``): the returned value or the stream's concatenation."""
+OUTPUT_MIME_TYPE: Final = "output.mime_type"
+MIME_TEXT: Final = "text/plain"
+MIME_JSON: Final = "application/json"
 
 # --- GenAI message content (what client instrumentations may capture) ------------------------------
 CONTENT_ATTRIBUTES: Final = frozenset(
@@ -212,7 +243,17 @@ RETRIEVAL_VERSION: Final = "toolchain.retrieval.version"
 STREAM_COMPLETED: Final = "toolchain.stream.completed"
 STREAM_CHUNKS: Final = "toolchain.stream.chunks"
 
-REDACTION_POLICY: Final = "toolchain.redaction.policy"  # reserved for redaction (toolchain_sdk.redaction)
+REDACTION_POLICY: Final = "toolchain.redaction.policy"
+"""The version of the active redaction policy, on every span that carries content."""
+PROMPT_RENDERED: Final = "toolchain.prompt.rendered"
+"""The rendered prompt text (capture ``redacted`` or ``full``, when ``call.prompt.render`` was used)."""
+INPUT_TRUNCATED: Final = "toolchain.input.truncated"
+OUTPUT_TRUNCATED: Final = "toolchain.output.truncated"
+AUDIT_RECORD_ID: Final = "toolchain.audit.record_id"
+AUDIT_ERROR_TYPE: Final = "toolchain.audit.error.type"
+
+EVAL_CASE: Final = "toolchain.eval.case"
+EVAL_FILE: Final = "toolchain.eval.file"
 
 # --- span events -------------------------------------------------------------------------------
 EVENT_KILL_SWITCH_ENGAGED: Final = "kill_switch.engaged"
@@ -250,10 +291,11 @@ def _sdk_owned() -> frozenset[str]:
     names = {
         v
         for k, v in globals().items()
-        if k.isupper() and isinstance(v, str) and not k.startswith(("EVENT_", "METRIC_", "SPAN_KIND_"))
+        if k.isupper() and isinstance(v, str) and not k.startswith(("EVENT_", "METRIC_", "SPAN_KIND_", "MIME_"))
     }
     attributes = {n for n in names if "." in n and not n.startswith("exception.")}
-    return frozenset(attributes - CONTENT_ATTRIBUTES)
+    # content a client instrumentation writes is not ours; the governed span's own input/output values are
+    return frozenset(attributes - (CONTENT_ATTRIBUTES - {INPUT_VALUE, OUTPUT_VALUE}))
 
 
 SDK_OWNED: Final = _sdk_owned()
