@@ -16,7 +16,8 @@ import contextvars
 import inspect
 import os
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Final, Protocol, cast, runtime_checkable
 
 from toolchain_sdk.approval._values import ApprovalRequest, Decision
@@ -27,6 +28,8 @@ __all__ = [
     "CallbackApprover",
     "Settling",
     "TOOLCHAIN_ENV",
+    "acting_approver",
+    "approving_as",
     "auto_approve",
     "callback",
     "deny_all",
@@ -184,3 +187,33 @@ def auto_approve() -> Approver:
     if _environment() not in _NON_PRODUCTION:
         raise ConfigError(_refusal())
     return _FixedApprover("auto_approve", _auto)
+
+
+# --- a named approver for one block (eval runs) -------------------------------------------------
+_ACTING: contextvars.ContextVar[Approver | None] = contextvars.ContextVar("toolchain_acting_approver", default=None)
+
+
+def acting_approver() -> Approver | None:
+    """The approver ``approving_as`` put in place for this context, if any (the gate asks it first)."""
+    return _ACTING.get()
+
+
+@contextmanager
+def approving_as(name: str, *, reason: str = "approved for an eval run") -> Iterator[None]:
+    """Within the block, every approval request of this context is approved by ``name``, on the record.
+
+    For eval runs (``toolchain eval --approve-as NAME``): the decision is an ordinary bound
+    ``Decision`` whose approver is ``name``, so the span's ``toolchain.approval.approver`` and the
+    audit record say who let the call through. Nothing is approved outside the block.
+
+    Raises:
+        ConfigError: ``name`` is blank.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError("approving_as needs the approver's name (e.g. approving_as('ci-evals'))")
+    who = name.strip()
+    token = _ACTING.set(_FixedApprover(f"approving_as({who})", lambda r: r.approve(by=who, reason=reason)))
+    try:
+        yield
+    finally:
+        _ACTING.reset(token)

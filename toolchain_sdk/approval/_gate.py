@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Never, TypeAlias
 
 from toolchain_sdk import config, semconv, tracing
 from toolchain_sdk._core.safety import warn_once
-from toolchain_sdk.approval._approvers import Approver, Settling
+from toolchain_sdk.approval._approvers import Approver, Settling, acting_approver
 from toolchain_sdk.approval._edits import EditCheck
 from toolchain_sdk.approval._policies import Policy, needs_approval
 from toolchain_sdk.approval._steps import Steps, adrive, drive
@@ -166,7 +166,7 @@ class ApprovalGate:
         if isinstance(need, (_RunFallback, _Settle)):
             return need()
         try:
-            return self._approver.decide(need)
+            return (acting_approver() or self._approver).decide(need)
         except Exception as exc:
             return exc
 
@@ -179,7 +179,7 @@ class ApprovalGate:
             return await asyncio.to_thread(need)
         try:
             guard = max(need.remaining(), 0.0) + LATE_GRACE_S
-            return await asyncio.wait_for(self._approver.adecide(need), guard)
+            return await asyncio.wait_for((acting_approver() or self._approver).adecide(need), guard)
         except Exception as exc:  # CancelledError is a BaseException: cancellation goes through
             return exc
 
@@ -222,7 +222,7 @@ class ApprovalGate:
                 meters.approval_pending.add(-1)
         waited = time.monotonic() - started
         judged = self._judge(call, request, answer, original)
-        if isinstance(answer, Decision) and self._settling is not None:
+        if isinstance(answer, Decision) and self._settling is not None and acting_approver() is None:
             yield _Settle(self._settling, request, judged.reason if judged.problem is not None else None)
         return self._close(call, request, answer, judged, waited)
 
@@ -250,7 +250,7 @@ class ApprovalGate:
         event: dict[str, object] = {
             semconv.APPROVAL_ID: request_id,
             semconv.APPROVAL_WHEN: self._when,
-            semconv.APPROVAL_APPROVER: self._approver.describe(),
+            semconv.APPROVAL_APPROVER: (acting_approver() or self._approver).describe(),
             semconv.APPROVAL_EXPIRES_AT: request.expires_at.isoformat(),
         }
         if self._hashes(call):
