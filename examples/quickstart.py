@@ -31,13 +31,16 @@ import toolchain_sdk as tc
 HERE = Path(__file__).resolve().parent
 TRACES = Path(os.environ.get("TOOLCHAIN_TRACES_FILE", ".toolchain/traces.jsonl"))
 TO_COLLECTOR = bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
+AUDIT = TRACES.with_name("audit.jsonl")  # the hash-chained audit trail, next to the traces
 
 
 def setup() -> None:
     """Configure once, at start-up, before any surface is declared: prompts and routes are resolved then."""
     if not TO_COLLECTOR:
         TRACES.unlink(missing_ok=True)
+    AUDIT.unlink(missing_ok=True)  # a fresh hash-chained trail for each demo run
     tc.configure(
+        audit=tc.audit.jsonl(AUDIT),  # every governed call appends one record (else $TOOLCHAIN_AUDIT)
         service_name="support-bot",
         exporter=None if TO_COLLECTOR else "file",
         traces_file=str(TRACES),
@@ -95,6 +98,7 @@ def refund_template(ticket: Ticket) -> str:
     prompt="support_refund_policy@production",  # prompts/prompts.lock: production -> 3
     risk="medium",
     fallback=refund_template,
+    capture="redacted",  # span and audit record carry the arguments and reply, personal data and secrets out
 )
 def draft_refund_reply(ticket: Ticket, *, call: tc.GovernedCall = tc.INJECTED) -> str:
     # Called once per attempt: call.provider, call.model and call.route_params name the target being tried.
@@ -102,7 +106,12 @@ def draft_refund_reply(ticket: Ticket, *, call: tc.GovernedCall = tc.INJECTED) -
     text = call.prompt.render(customer=ticket.customer, body=ticket.body)
     resp = client.chat(call.model, text, **call.route_params)
     call.record_usage(resp)
-    call.set_retrieval("kb-refund-policies", 12)
+    policy_doc = "Refunds for broken items are issued within 5 days."
+    call.record_retrieval(
+        "kb-refund-policies", 12,
+        documents=[("returns-7", hashlib.sha256(policy_doc.encode()).hexdigest())], scope="tenant:demo",
+    )  # fmt: skip
+    call.record_output(resp.text, citations=["returns-7"], confidence=0.9)  # what the customer is shown with it
     return str(resp.text)
 
 
@@ -166,8 +175,21 @@ def show_spans(spans: dict[str, dict[str, object]], path: Path) -> None:
             print(f"      {key} = {attrs[key]}")
 
 
+def show_audit(path: Path) -> None:
+    """Where the audit trail is, and the commands a reviewer runs on it."""
+    records = list(tc.audit.read(path))
+    refund = next(r for r in records if r.surface == "support.refund_reply")
+    print(f"\nAudit trail {path}: {len(records)} hash-chained records ({tc.audit.verify(path).status})")
+    print(f"  verify it:            toolchain audit verify {path}")
+    print(f"  list it:              toolchain audit show {path}")
+    prompts = os.path.relpath(HERE / "prompts")
+    print(f"  replay the refund:    toolchain audit replay {path} {refund.id} --prompts-dir {prompts}")
+
+
 def main() -> None:
-    ticket = Ticket("T-1001", "Ana", "I'd like a refund for order 77, it arrived broken.")
+    ticket = Ticket(
+        "T-1001", "Ana", "I'd like a refund for order 77, it arrived broken. Reach me at ana.silva@mailbox.org"
+    )
     print("classify       ->", classify(ticket))
     reply = draft_refund_reply(ticket)
     print("refund reply   ->", reply)
@@ -178,6 +200,7 @@ def main() -> None:
 
     print("thread summary ->", asyncio.run(stream_summary()))
     tc.shutdown()
+    show_audit(AUDIT)
     if TO_COLLECTOR:
         return
     spans = read_spans(TRACES)

@@ -12,7 +12,7 @@ os.environ.setdefault("TOOLCHAIN_STRICT", "1")  # SDK-internal errors fail tests
 
 from tests import _browser
 from tests._approval_support import BACKENDS, backend_url, store_for
-from toolchain_sdk import config, inventory
+from toolchain_sdk import audit, config, inventory, redaction
 from toolchain_sdk._core import safety as _safety
 from toolchain_sdk.approval import ApprovalStore
 from toolchain_sdk.testing import SpanRecorder
@@ -29,13 +29,17 @@ def spans() -> Iterator[SpanRecorder]:
 
 @pytest.fixture(autouse=True)
 def _clean_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Each test starts with an empty surface registry, no hash key and fresh warn-once sites."""
+    """Each test starts with an empty surface registry, no hash key, no audit sink, the default
+    redaction policy and fresh warn-once sites."""
     monkeypatch.delenv("TOOLCHAIN_HASH_KEY", raising=False)
     inventory.clear_registry()
     _safety.reset_warnings()
     config._hasher = config.Hasher(None)
+    audit.use_sink(None)
     yield
     config._hasher = config.Hasher(None)
+    audit.use_sink(None)
+    redaction.use_policy(None)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 import toolchain_sdk as tc
+from toolchain_sdk import inventory
 
 
 @pytest.mark.parametrize("name", ["", " ", "a..b", ".a", "a.", "has space", "a/b", None, 3])
@@ -22,11 +23,12 @@ def test_unknown_risk() -> None:
         tc.governed_call("bad.risk", risk="critical")  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("capture", ["redacted", "full"])
-def test_capture_modes_not_yet_available(capture: str) -> None:
-    """redacted/full need redaction, which is not shipped yet: refused with the alternative."""
-    with pytest.raises(tc.ConfigError, match=r"capture='hash'"):
-        tc.governed_call("bad.capture", capture=capture)  # type: ignore[arg-type]
+@pytest.mark.parametrize("capture", ["none", "hash", "redacted", "full"])
+def test_every_capture_mode_is_accepted(capture: str) -> None:
+    """The four capture modes decorate without error and land on the surface spec."""
+    tc.governed_call(f"ok.capture_{capture}", capture=capture)(lambda: None)  # type: ignore[arg-type]
+    spec = inventory.get_surface(f"ok.capture_{capture}")
+    assert spec is not None and spec.capture == capture
 
 
 def test_unknown_capture_mode() -> None:

@@ -104,3 +104,37 @@ def test_the_quickstart_prompts_and_routes_pass_their_ci_checks() -> None:
     check = run_cli("routes", "check", "--config", str(EXAMPLES / "toolchain.toml"))
     assert check.returncode == 0, check.stdout + check.stderr
     assert "note:" not in check.stdout  # every model is pinned and some data class may use the route
+
+
+def test_quickstart_leaves_an_audit_trail_a_reviewer_can_replay(tmp_path: Path) -> None:
+    """The demo's audit trail verifies; replaying the refund reply checks its prompt; an edited prompt fails replay."""
+    traces = tmp_path / "traces.jsonl"
+    proc = run_python(QUICKSTART, env={"TOOLCHAIN_TRACES_FILE": str(traces)})
+    assert proc.returncode == 0, proc.stderr
+    trail = tmp_path / "audit.jsonl"
+    records = [json.loads(line) for line in trail.read_text().splitlines()]
+    assert sorted(r["surface"] for r in records) == [
+        "support.classify",
+        "support.refund_reply",
+        "support.summarise_thread",
+    ]
+    refund = next(r for r in records if r["surface"] == "support.refund_reply")
+    assert refund["output_sha256"] == read_spans(traces)["support.refund_reply"]["toolchain.output.sha256"]
+    assert refund["retrieval_documents"][0]["id"] == "returns-7" and refund["citations"] == ["returns-7"]
+    captured = json.dumps(refund["input"])  # capture="redacted": the ticket, the customer's address out
+    assert "order 77" in captured and "[EMAIL" in captured and "ana.silva@mailbox.org" not in trail.read_text()
+    assert run_cli("audit", "verify", str(trail)).returncode == 0
+    prompts = EXAMPLES / "prompts"
+    replay = run_cli("audit", "replay", str(trail), refund["id"], "--prompts-dir", str(prompts))
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    prompt_text = (prompts / f"{refund['prompt_name']}@{refund['prompt_version']}.md").read_text()
+    assert refund["model"] in replay.stdout and "toolchain hash" in replay.stdout
+    assert prompt_text.strip().splitlines()[-1] in replay.stdout
+    edited = tmp_path / "prompts"
+    edited.mkdir()
+    for f in prompts.iterdir():
+        (edited / f.name).write_bytes(f.read_bytes())
+    target = edited / f"{refund['prompt_name']}@{refund['prompt_version']}.md"
+    target.write_text(target.read_text() + "\nOne more sentence.\n")
+    changed = run_cli("audit", "replay", str(trail), refund["id"], "--prompts-dir", str(edited))
+    assert changed.returncode == 1 and "prompt" in (changed.stdout + changed.stderr).lower()

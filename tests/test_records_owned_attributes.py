@@ -78,7 +78,7 @@ def test_every_attribute_the_sdk_writes_is_owned(spans: SpanRecorder) -> None:
     @tc.governed_call("owned.rich", model="gpt-4o", provider="openai", owner="team", data_class="pii",
                       approval=gate, prompt=tc.Prompt("p", "1", "text"))  # fmt: skip
     def rich(q: str, *, call: tc.GovernedCall) -> str:
-        call.set_retrieval("kb", 3)
+        call.record_retrieval("kb", 3)
         call.record_usage(
             {
                 "id": "chatcmpl-1",

@@ -4,7 +4,7 @@
 the controls land — gated, switchable and recorded. See ``docs/getting-started.md``.
 """
 
-from toolchain_sdk import approval, fallbacks, flags, prompts, routing
+from toolchain_sdk import approval, audit, fallbacks, flags, prompts, redaction, routing
 from toolchain_sdk._core.call import INJECTED, GovernedCall, current_call
 from toolchain_sdk._setup import configure, shutdown
 from toolchain_sdk.config import Settings
@@ -37,6 +37,7 @@ __all__ = [
     "SurfaceSpec",
     "ToolchainError",
     "approval",
+    "audit",
     "configure",
     "current_call",
     "fallbacks",
@@ -45,6 +46,7 @@ __all__ = [
     "governed_call",
     "prompt",
     "prompts",
+    "redaction",
     "routing",
     "shutdown",
     "surfaces",

@@ -13,9 +13,11 @@ from collections.abc import Mapping, Sequence
 from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.trace.export import SpanExporter
 
+from toolchain_sdk import audit as _audit
 from toolchain_sdk import config as _config
 from toolchain_sdk import flags as _flags
 from toolchain_sdk import inventory, routing, tracing
+from toolchain_sdk import redaction as _redaction
 from toolchain_sdk.config import ExporterName, Protocol, Settings
 from toolchain_sdk.errors import ConfigError
 
@@ -42,6 +44,9 @@ def configure(
     instrument: Sequence[str] | None = None,
     prompts_dir: str | os.PathLike[str] | None = None,
     config: str | os.PathLike[str] | None = None,
+    audit: _audit.Sink | str | None = None,
+    redaction: _redaction.Policy | None = None,
+    capture_max_bytes: int | None = None,
 ) -> Settings:
     """Set the SDK up: resolve settings and install tracing (unless the app already did).
 
@@ -78,6 +83,15 @@ def configure(
         config: the ``toolchain.toml`` to use (else ``TOOLCHAIN_CONFIG``, ``./toolchain.toml``,
             ``[tool.toolchain]`` in ``./pyproject.toml``): routes, exposure rules. It is read and
             validated now, and every surface already declared is checked against its exposure rules.
+        audit: the audit sink every governed call appends its record to: ``tc.audit.jsonl(path)``,
+            ``tc.audit.sqlite(path)``, ``tc.audit.otlp()``, or a spec string (``path.jsonl``,
+            ``sqlite:///path.db``); else ``TOOLCHAIN_AUDIT``, else ``[audit] sink`` of ``toolchain.toml``.
+            Audit is off until one names a sink. Never raises for an unwritable path: the failure
+            shows at the call (a high-risk call does not run: ``AuditUnavailable``).
+        redaction: the redaction policy (``tc.redaction.Policy(...)``) for captured content and
+            every exported text; its version is recorded as ``toolchain.redaction.policy``.
+        capture_max_bytes: the size cap of one captured value (capture ``redacted`` / ``full``), in
+            UTF-8 bytes (else ``TOOLCHAIN_CAPTURE_MAX_BYTES``, else 32768).
 
     Returns:
         The resolved settings.
@@ -100,7 +114,16 @@ def configure(
         instrument=tuple(instrument) if instrument is not None else None,
         prompts_dir=os.fspath(prompts_dir) if prompts_dir is not None else None,
         config=os.fspath(config) if config is not None else None,
+        capture_max_bytes=capture_max_bytes,
     )
+    if redaction is not None and not isinstance(redaction, _redaction.Policy):
+        raise ConfigError(f"configure(redaction=...) takes a tc.redaction.Policy, not {type(redaction).__name__}")
+    if audit is not None and not isinstance(audit, (str, _audit.Sink)):
+        raise ConfigError(
+            f"configure(audit=...) takes a sink (tc.audit.jsonl(path), tc.audit.sqlite(path), tc.audit.otlp()) "
+            f"or a spec string ('audit.jsonl', 'sqlite:///audit.db'), not {type(audit).__name__}"
+        )
+    sink = _audit.open_sink(audit) if isinstance(audit, str) else audit
     toolchain_config = routing.use_config(settings.config) if config is not None else None
     if toolchain_config is not None:
         _check_declared_surfaces(toolchain_config)
@@ -111,6 +134,10 @@ def configure(
             _flags.use_sources(built)
         _flags.set_service_name(settings.service_name)
         _config.install_settings(settings)
+        if redaction is not None:
+            _redaction.use_policy(redaction)
+        if sink is not None:
+            _audit.use_sink(sink)
         tracing.install(settings, add_to_existing=exporter is not None or span_exporter is not None)
         tracing.install_metrics(settings, tracing.resource_for(settings), metric_readers)
         tracing.instrument(settings.instrument)

@@ -59,7 +59,11 @@ def _add_hash(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _commands() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
     from toolchain_sdk.approval import _cli as approvals_cli
+    from toolchain_sdk.audit import _cli as audit_cli
+    from toolchain_sdk.console import _cli as console_cli
+    from toolchain_sdk.evals import _cli as evals_cli
     from toolchain_sdk.flags import _cli as flags_cli
+    from toolchain_sdk.inventory import _cli as inventory_cli
     from toolchain_sdk.prompts import _cli as prompts_cli
     from toolchain_sdk.routing import _cli as routes_cli
 
@@ -69,6 +73,10 @@ def _commands() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentPa
         approvals_cli.add_commands,
         prompts_cli.add_commands,
         routes_cli.add_commands,
+        inventory_cli.add_commands,
+        audit_cli.add_commands,
+        console_cli.add_commands,
+        evals_cli.add_commands,
     ]
 
 

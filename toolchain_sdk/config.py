@@ -31,6 +31,9 @@ OTEL_EXPORTER_OTLP_PROTOCOL: Final = "OTEL_EXPORTER_OTLP_PROTOCOL"
 OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: Final = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
 OTEL_SDK_DISABLED: Final = "OTEL_SDK_DISABLED"
 TOOLCHAIN_INSTRUMENT: Final = "TOOLCHAIN_INSTRUMENT"
+TOOLCHAIN_CAPTURE_MAX_BYTES: Final = "TOOLCHAIN_CAPTURE_MAX_BYTES"
+"""The most UTF-8 bytes of one captured value (arguments, output, rendered prompt); longer values are
+truncated with a marker that names the full value's length and hash. Default 32768 (32 KiB)."""
 """Comma-separated model clients to instrument (``openai,anthropic``) when ``configure(instrument=)`` is not given."""
 OTEL_METRICS_EXPORTER: Final = "OTEL_METRICS_EXPORTER"
 """Comma-separated metric exporters: ``otlp``, ``console``, ``none`` (default: ``otlp`` when traces go to OTLP)."""
@@ -61,6 +64,8 @@ class Settings(BaseModel):
     instrument: tuple[str, ...] = ()
     prompts_dir: str | None = None
     config: str | None = None
+    capture_max_bytes: int = Field(default=32768, ge=256)
+    """The size cap of one captured value (capture ``redacted`` / ``full``), in UTF-8 bytes."""
 
     @field_validator("exporter", mode="before")
     @classmethod
@@ -98,6 +103,8 @@ def resolve(**given: object) -> Settings:
             )
         elif values.get("exporter", "otlp") == "otlp" and "span_exporter" not in values:
             values["metrics_exporters"] = ("otlp",)  # metrics follow traces to the collector
+    if "capture_max_bytes" not in values and (cap := _env(TOOLCHAIN_CAPTURE_MAX_BYTES)):
+        values["capture_max_bytes"] = cap
     if "instrument" not in values and (clients := _env(TOOLCHAIN_INSTRUMENT)):
         values["instrument"] = tuple(c.strip().lower() for c in clients.split(",") if c.strip())
     if isinstance(values.get("hash_key"), str):

@@ -27,6 +27,7 @@ from toolchain_sdk import routing as _routing
 from toolchain_sdk._core.binding import CALL_PARAM, Binder, function_kind
 from toolchain_sdk._core.call import CallRecord, GovernedCall
 from toolchain_sdk._core.pipeline import Gate, Surface, enter, leave
+from toolchain_sdk._core.recording import AuditCheck
 from toolchain_sdk.errors import ConfigError
 from toolchain_sdk.inventory import Capture, Risk, SurfaceSpec, register
 from toolchain_sdk.prompts import Prompt
@@ -39,8 +40,7 @@ R = TypeVar("R")
 
 _SURFACE_RE = re.compile(r"[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*")
 _RISKS = ("low", "medium", "high")
-_CAPTURES_NOW = ("none", "hash")
-_CAPTURES_LATER = ("redacted", "full")
+_CAPTURES = ("none", "hash", "redacted", "full")
 
 
 # --- declaration ------------------------------------------------------------------------------
@@ -57,13 +57,8 @@ def _validate(surface: str, risk: str, capture: str, operation: str) -> None:
         )
     if risk not in _RISKS:
         raise ConfigError(f"{surface}: risk={risk!r} is not one of {', '.join(_RISKS)}")
-    if capture in _CAPTURES_LATER:
-        raise ConfigError(
-            f"{surface}: capture={capture!r} needs content redaction, which this version does not ship yet; "
-            "use capture='hash' (default) or 'none'"
-        )
-    if capture not in _CAPTURES_NOW:
-        raise ConfigError(f"{surface}: capture={capture!r} is not one of none, hash, redacted, full")
+    if capture not in _CAPTURES:
+        raise ConfigError(f"{surface}: capture={capture!r} is not one of {', '.join(_CAPTURES)}")
     if not operation or not isinstance(operation, str):
         raise ConfigError(f"{surface}: operation must be a non-empty string such as 'chat' or 'embeddings'")
 
@@ -204,7 +199,7 @@ def _compile(d: _Declaration, kind: str, func: Callable[..., Any] | None) -> Sur
             location=f"{getattr(func, '__module__', '?')}:{_describe(func)}" if func is not None else None,
         )
     )
-    gates: list[Gate] = [kill_gate]
+    gates: list[Gate] = [AuditCheck(), kill_gate] if spec.risk == "high" else [kill_gate]  # no record, no call
     if approval_gate is not None:
         gates.append(approval_gate)
     inject = CALL_PARAM in inspect.signature(target).parameters
@@ -414,7 +409,24 @@ def _routing_of(
 
 
 def _spec(**fields: Any) -> SurfaceSpec:
-    """The surface's ``SurfaceSpec``; a field of the wrong type is a ``ConfigError`` naming the surface."""
+    """The surface's ``SurfaceSpec``; a field of the wrong type is a ``ConfigError`` naming the surface.
+
+    ``file``, ``line`` and ``function`` say where it was declared (for ``toolchain inventory --import``):
+    the first frame outside the SDK and wrapt is the decorator being applied or the ``with`` statement.
+    """
+    import sys
+
+    frame = sys._getframe(1)
+    while frame is not None and str(frame.f_globals.get("__name__", "")).split(".")[0] in ("toolchain_sdk", "wrapt"):
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is not None:
+        location = fields.get("location")
+        fields = {
+            "file": frame.f_code.co_filename,
+            "line": frame.f_lineno,
+            "function": location.partition(":")[2] if location else frame.f_code.co_qualname,
+            **fields,
+        }
     try:
         return SurfaceSpec(**fields)
     except ValidationError as exc:

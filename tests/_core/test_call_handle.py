@@ -145,11 +145,11 @@ def test_record_usage_explicit_values_win(spans: SpanRecorder) -> None:
 
 
 def test_retrieval_and_custom_attributes(spans: SpanRecorder) -> None:
-    """set_retrieval and set_attribute land on the span; non-OTel values are stored as canonical JSON."""
+    """record_retrieval and set_attribute land on the span; non-OTel values are stored as canonical JSON."""
 
     @tc.governed_call("handle.attrs")
     def f(*, call: tc.GovernedCall) -> str:
-        call.set_retrieval("kb-articles", 42)
+        call.record_retrieval("kb-articles", 42)
         call.set_attribute("app.ticket", {"id": 7, "tier": "gold"})
         call.set_attribute("app.tags", ["a", "b"])
         call.set_attribute("app.unserialisable", object())

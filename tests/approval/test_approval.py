@@ -294,7 +294,7 @@ def test_approver_sees_redacted_arguments_function_gets_real_ones(mode: str) -> 
             return "sent"
 
         asyncio.run(asend("token sk-abcdefghijklmnopqrstuvwx", "k-123"))
-    assert seen[0].arguments == {"note": "token [REDACTED]", "api_key": "[REDACTED]"}
+    assert seen[0].arguments == {"note": "token [OPENAI_KEY]", "api_key": "[SECRET]"}
     assert got == ["k-123"]
 
 

@@ -183,7 +183,7 @@ def test_any_error_preparing_the_request_honours_on_deny(
 def test_json_view_is_bounded_without_recursion() -> None:
     """The reviewer view of a value 100,000 levels deep is computed without recursion and cut at MAX_DEPTH."""
     view: Any = json_view({"a": nested_lists(100_000), "api_key": "sk-live-abc"})
-    assert view["api_key"] == "[REDACTED]"
+    assert view["api_key"] == "[SECRET]"
     depth = 0
     item = view["a"]
     while isinstance(item, list):

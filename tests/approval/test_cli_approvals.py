@@ -98,7 +98,7 @@ def test_cli_list_and_show(store_url: str, store: ApprovalStore) -> None:
     assert shown.returncode == 0, shown.stderr
     assert pending.request.arguments_sha256 in shown.stdout
     assert '"order": "o-5"' in shown.stdout
-    assert "sk-live" not in shown.stdout and "[REDACTED]" in shown.stdout
+    assert "sk-live" not in shown.stdout and "[SECRET]" in shown.stdout
     data = json.loads(cli("show", rid, "--json", store=store_url).stdout)
     assert data["status"] == "pending" and data["arguments"]["amount"] == 12.0
     assert json.loads(cli("list", "--json", store=store_url).stdout)[0]["id"] == rid

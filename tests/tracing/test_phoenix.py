@@ -154,7 +154,7 @@ def reply(ticket, *, call):
     with trace.get_tracer("app").start_as_current_span("vendor.http"):
         call.record_usage({"id": "chatcmpl-9", "model": "gpt-4o-mini-2024-07-18",
                            "usage": {"prompt_tokens": 12, "completion_tokens": 5}})
-        call.set_retrieval("kb-refunds", 7)
+        call.record_retrieval("kb-refunds", 7)
     return "Refund approved for " + ticket
 
 @tc.governed_call("support.stream", model="gpt-4o-mini", provider="openai")

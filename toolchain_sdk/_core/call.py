@@ -10,8 +10,10 @@ and is created only when asked for.
 from __future__ import annotations
 
 import contextvars
+import json
 import time
 import types
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
@@ -24,16 +26,22 @@ from toolchain_sdk import config, semconv
 from toolchain_sdk._core.response import model_mismatch, read_usage
 from toolchain_sdk._core.safety import strict, warn_once
 from toolchain_sdk.hashing import canonical_json
-from toolchain_sdk.prompts import Prompt
+from toolchain_sdk.prompts import Prompt, set_render_listener
 from toolchain_sdk.redaction import scrub, scrub_text
 
 if TYPE_CHECKING:
     from toolchain_sdk._core.pipeline import Surface
+    from toolchain_sdk.audit import Sink
 
-__all__ = ["INJECTED", "CallRecord", "GovernedCall", "current_call", "current_record"]
+__all__ = ["INJECTED", "PROMPT_OVERRIDE", "CallRecord", "GovernedCall", "current_call", "current_record"]
 
 CURRENT: contextvars.ContextVar[CallRecord | None] = contextvars.ContextVar("toolchain_current_call", default=None)
 """The record of the governed call running in this context (set by the pipeline's ``enter``)."""
+
+PROMPT_OVERRIDE: contextvars.ContextVar[tuple[str, Prompt] | None] = contextvars.ContextVar(
+    "toolchain_prompt_override", default=None
+)
+"""``(surface, prompt)``: calls of that surface begun in this context use this prompt version (eval runs)."""
 
 
 def current_call() -> GovernedCall | None:
@@ -45,6 +53,16 @@ def current_call() -> GovernedCall | None:
 def current_record() -> CallRecord | None:
     """The record of the governed call running in this context (SDK-internal), or ``None``."""
     return CURRENT.get()
+
+
+def _keep_rendered(prompt: Prompt, text: str) -> None:
+    """Keep the prompt a content-capturing call rendered (``call.prompt.render``), for its span and record."""
+    record = CURRENT.get()
+    if record is not None and record.surface.content:
+        record.rendered = text
+
+
+set_render_listener(_keep_rendered)
 
 
 def _attribute_value(value: object) -> otel_types.AttributeValue | None:
@@ -73,6 +91,18 @@ def _scrubbed(value: object) -> object:
     return value
 
 
+def _json_items(items: Sequence[object]) -> list[object]:
+    """Items as JSON values for the audit record (anything JSON cannot hold as its text), secrets scrubbed."""
+    out: list[object] = []
+    for item in items:
+        try:
+            json.dumps(item)
+        except (TypeError, ValueError):
+            item = str(item)
+        out.append(scrub(item))
+    return out
+
+
 def _carries_content(span: ReadableSpan) -> bool:
     """Whether a client span holds prompt or completion text (attributes or events)."""
     keys = (span.attributes or {}).keys()
@@ -93,10 +123,12 @@ class CallRecord:
         events: ``(name, attributes, timestamp ns)`` added to the span when it ends.
         output: ``(value,)`` once the body declared one with ``record_output``.
         outcome: ``ok``, ``fallback``, ``denied`` or ``error`` once known.
+        sink: the audit sink of this call (``None`` when audit is off).
     """
 
-    __slots__ = ("_handle", "args", "attrs", "child_usage", "context", "events", "instance", "kwargs", "model_child",
-                 "outcome", "output", "refused", "route_state", "span", "surface")  # fmt: skip
+    __slots__ = ("_handle", "args", "attrs", "child_usage", "context", "events", "evidence", "instance", "kwargs",
+                 "model_child", "outcome", "output", "prompt", "refused", "rendered", "retrieval", "route_state",
+                 "sink", "span", "started_ns", "surface")  # fmt: skip
 
     def __init__(self, surface: Surface, args: tuple[object, ...], kwargs: dict[str, object], instance: object) -> None:
         self.surface = surface
@@ -113,7 +145,13 @@ class CallRecord:
         self.refused = False  # a control stopped the call without a fallback (KillSwitchEngaged)
         self.route_state: Any = None  # a routed call's RouteState: the target being tried
         self.child_usage: set[str] = set()  # the gen_ai.usage.* names such spans carried
+        self.sink: Sink | None = None  # the audit sink this call's record goes to (None: audit off)
+        self.started_ns = 0  # when the call began (for the audit record; set when audit is on)
+        self.rendered: str | None = None  # the last prompt rendered in the call (content capture only)
+        self.retrieval: dict[str, object] | None = None  # record_retrieval's audit fields
+        self.evidence: dict[str, object] | None = None  # record_output's citations and confidence
         self._handle: GovernedCall | None = None
+        self.prompt: Prompt | None = surface.prompt  # the surface's, or an eval run's override (Surface.begin)
 
     @property
     def handle(self) -> GovernedCall:
@@ -229,7 +267,7 @@ class GovernedCall:
 
     @property
     def prompt(self) -> Prompt | None:
-        return self._rec.surface.prompt
+        return self._rec.prompt
 
     @property
     def span(self) -> Span | None:
@@ -251,9 +289,35 @@ class GovernedCall:
         return self._rec.arguments
 
     # --- what only the call knows -------------------------------------------------------------
-    def record_output(self, value: object) -> None:
-        """Declare the call's output; its hash goes on the span (overrides a decorated return value)."""
+    def record_output(
+        self, value: object, *, citations: Sequence[object] | None = None, confidence: float | None = None
+    ) -> None:
+        """Declare the call's output, and the evidence shown with it to the customer.
+
+        The output's hash (and, when the capture mode records content, the output) goes on the span
+        and into the audit record; it overrides a decorated function's return value.
+
+        Args:
+            value: the output.
+            citations: the citations shown with it (document ids, URLs or JSON objects), for the audit record.
+            confidence: the confidence signal shown with it, a number in [0, 1], for the audit record.
+
+        Raises:
+            ValueError: ``confidence`` is not a number in [0, 1].
+            TypeError: ``citations`` is not a list or tuple.
+        """
+        evidence: dict[str, object] = {}
+        if citations is not None:
+            if not isinstance(citations, (list, tuple)):
+                raise TypeError(f"record_output(citations=...) takes a list, not {type(citations).__name__}")
+            evidence["citations"] = _json_items(citations)
+        if confidence is not None:
+            if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 <= confidence <= 1:
+                raise ValueError(f"record_output(confidence=...) must be a number in [0, 1], not {confidence!r}")
+            evidence["confidence"] = float(confidence)
         self._rec.output = (value,)
+        if evidence:
+            self._rec.evidence = evidence
 
     def record_usage(
         self,
@@ -318,11 +382,52 @@ class GovernedCall:
             aliases = config.current_settings().model_aliases
             rec.attrs[semconv.MODEL_MISMATCH] = model_mismatch(self.model, got, aliases)
 
+    def record_retrieval(
+        self,
+        index: str,
+        version: str | int,
+        *,
+        documents: Sequence[str | tuple[str, str]] = (),
+        scope: str | None = None,
+    ) -> None:
+        """Name the retrieval source of this call's context: index, version, documents and access scope.
+
+        The index and version go on the span (``toolchain.retrieval.index``, ``.version`` and
+        ``gen_ai.data_source.id``); the documents (ids, or ``(id, sha256)`` pairs so a reviewer can
+        check later that a document is unchanged) and the scope go into the audit record, however
+        many there are.
+
+        Raises:
+            TypeError: a document is neither an id nor an ``(id, sha256)`` pair.
+        """
+        docs: list[dict[str, object]] = []
+        for doc in documents:
+            if isinstance(doc, str):
+                docs.append({"id": doc})
+            elif isinstance(doc, tuple) and len(doc) == 2 and all(isinstance(x, str) for x in doc):
+                docs.append({"id": doc[0], "sha256": doc[1]})
+            else:
+                raise TypeError(f"record_retrieval(documents=...): {doc!r} is neither an id nor an (id, sha256) pair")
+        attrs = self._rec.attrs
+        attrs[semconv.RETRIEVAL_INDEX] = index
+        attrs[semconv.RETRIEVAL_VERSION] = str(version)
+        attrs[semconv.GEN_AI_DATA_SOURCE_ID] = index
+        self._rec.retrieval = {
+            "retrieval_index": index,
+            "retrieval_version": str(version),
+            "retrieval_scope": scope,
+            "retrieval_documents": docs,
+        }
+
     def set_retrieval(self, index: str, version: str | int) -> None:
-        """Name the retrieval index (and its version) this call's context came from."""
-        self._rec.attrs[semconv.RETRIEVAL_INDEX] = index
-        self._rec.attrs[semconv.RETRIEVAL_VERSION] = str(version)
-        self._rec.attrs[semconv.GEN_AI_DATA_SOURCE_ID] = index
+        """Deprecated: ``record_retrieval(index, version)`` (which also takes documents and scope)."""
+        warnings.warn(
+            "GovernedCall.set_retrieval is deprecated (removal in 0.3); use record_retrieval(index, version, "
+            "documents=..., scope=...)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        self.record_retrieval(index, version)
 
     def set_attribute(self, key: str, value: object) -> None:
         """Put a custom attribute on the span; values that are not OTel types are stored as JSON.

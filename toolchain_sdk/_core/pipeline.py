@@ -17,15 +17,19 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util import types as otel_types
 
-from toolchain_sdk import config, semconv
+from toolchain_sdk import audit, config, semconv
 from toolchain_sdk._core.binding import CALL_PARAM, Binder
-from toolchain_sdk._core.call import CURRENT, CallRecord
+from toolchain_sdk._core.call import CURRENT, PROMPT_OVERRIDE, CallRecord
+from toolchain_sdk._core.capture import CONTENT_MODES, Captured, KeepingStreamHasher, capture, joined
+from toolchain_sdk._core.recording import build_record
 from toolchain_sdk._core.returned import GovernedStream, is_stream
 from toolchain_sdk._core.safety import report, warn_once
+from toolchain_sdk.audit import active_sink
+from toolchain_sdk.errors import AuditUnavailable
 from toolchain_sdk.hashing import StreamHasher
 from toolchain_sdk.inventory import SurfaceSpec
 from toolchain_sdk.prompts import Prompt
-from toolchain_sdk.redaction import scrub_text
+from toolchain_sdk.redaction import active_policy, scrub_text
 from toolchain_sdk.tracing import Instruments, active_tracer, active_watcher, instruments
 
 __all__ = ["Gate", "Surface", "enter", "leave"]
@@ -62,8 +66,9 @@ class Router(Protocol):
 class Surface:
     """One surface compiled at decoration time: its spec, static span attributes and pipeline."""
 
-    __slots__ = ("binder", "excluded", "gates", "genai_metric_attrs", "hash_io", "inject", "metric_attrs", "prompt",
-                 "reviewers", "route", "route_run", "router", "span_name", "spec", "static_attrs")  # fmt: skip
+    __slots__ = ("binder", "content", "excluded", "gates", "genai_metric_attrs", "hash_io", "inject",
+                 "metric_attrs", "prompt", "reviewers", "route", "route_run", "router", "span_name", "spec",
+                 "static_attrs")  # fmt: skip
 
     def __init__(
         self,
@@ -91,6 +96,7 @@ class Surface:
         self.inject = inject
         self.span_name = spec.surface
         self.hash_io = spec.capture != "none"
+        self.content = spec.capture in CONTENT_MODES  # spans and records carry content, not only hashes
         self.gates = gates
         self.reviewers = tuple(g for g in gates if g.reviews)  # the gates that may change the output
         attrs: dict[str, otel_types.AttributeValue | None] = {
@@ -132,31 +138,41 @@ class Surface:
     def begin(self, instance: object, args: tuple[object, ...], kwargs: dict[str, object]) -> CallRecord:
         """Create the call's record and, when tracing is on, start its span with the input hash."""
         call = CallRecord(self, args, kwargs, instance)
+        attributes, override = self.static_attrs, PROMPT_OVERRIDE.get()
+        if override is not None and override[0] == self.span_name:  # an eval run's prompts: [name@4]
+            call.prompt, attributes = override[1], _with_prompt(attributes, override[1])
         if self.router is not None:
             call.route_state = self.router.RouteState(self.route, on_event=call.add_event)
         if self.inject:
             self.check_injection(instance, args, kwargs)  # the caller must not pass `call`: the SDK injects it
             kwargs[CALL_PARAM] = call.handle
+        sink = active_sink()
+        if sink is not None:
+            call.sink = sink
+            call.started_ns = time.time_ns()
         tracer = active_tracer()
         if tracer is None:
+            if sink is not None:
+                self._hash_input(call)
             return call
         try:
-            span = call.span = tracer.start_span(self.span_name, kind=SpanKind.INTERNAL, attributes=self.static_attrs)
+            span = call.span = tracer.start_span(self.span_name, kind=SpanKind.INTERNAL, attributes=attributes)
             watcher = active_watcher()
             if watcher is not None:
                 watcher.watch(span.get_span_context().span_id, call)
-            if self.hash_io and self.binder.has_parameters:
-                hasher = config.hasher()
-                try:
-                    arguments = call.recorded_arguments if self.excluded else call.arguments
-                    call.attrs[semconv.INPUT_SHA256] = hasher.hash_arguments(arguments)
-                except (TypeError, ValueError) as exc:
-                    warn_once(
-                        f"input-hash:{self.span_name}", "toolchain_sdk: %s: no input hash: %s", self.span_name, exc
-                    )
+            self._hash_input(call)
         except Exception as exc:
             report("span start", exc)
         return call
+
+    def _hash_input(self, call: CallRecord) -> None:
+        """``toolchain.input.sha256`` of the recorded arguments (one warning when they cannot be hashed)."""
+        if self.hash_io and self.binder.has_parameters:
+            try:
+                arguments = call.recorded_arguments if self.excluded else call.arguments
+                call.attrs[semconv.INPUT_SHA256] = config.hasher().hash_arguments(arguments)
+            except (TypeError, ValueError) as exc:
+                warn_once(f"input-hash:{self.span_name}", "toolchain_sdk: %s: no input hash: %s", self.span_name, exc)
 
     def run_gates(self, call: CallRecord, target: Callable[..., Any]) -> Callable[..., Any]:
         """Run the before-gates; the first replacement (fallback) wins; a routed function goes through its route."""
@@ -209,7 +225,7 @@ class Surface:
         ends when the stream does (``_core/returned.py``).
         """
         leave(tokens)
-        if type(output) not in _NOT_STREAMS and call.span is not None and is_stream(output):
+        if type(output) not in _NOT_STREAMS and (call.span is not None or call.sink is not None) and is_stream(output):
             return GovernedStream(output, self, call)
         self.finish(call, output)
         return output
@@ -220,42 +236,58 @@ class Surface:
         self.fail(call, exc)
 
     def finish(self, call: CallRecord, output: object, has_output: bool = True) -> None:
-        """End the span of a call that returned: outcome, output hash, usage."""
-        span = call.span
-        if span is not None:
+        """End the span (and write the audit record) of a call that returned: outcome, output hash, usage.
+
+        Raises:
+            AuditUnavailable: a high-risk call's record could not be written (it went to the spool).
+        """
+        if call.span is not None or call.sink is not None:
             if call.output is not None:
                 output, has_output = call.output[0], True
-            self._end(call, span, "ok", output if has_output else _NO_OUTPUT)
+            self._end(call, "ok", output if has_output else _NO_OUTPUT)
 
     def finish_stream(self, call: CallRecord, digest: StreamHasher | None, completed: bool) -> None:
-        """End the span of a stream that was exhausted (``completed``) or closed early."""
-        span = call.span
-        if span is not None:
-            self._end(call, span, "ok", _NO_OUTPUT, digest, completed)
+        """End the span (and write the record) of a stream that was exhausted (``completed``) or closed early.
+
+        Raises:
+            AuditUnavailable: as for ``finish``.
+        """
+        if call.span is not None or call.sink is not None:
+            self._end(call, "ok", _NO_OUTPUT, digest, completed)
 
     def fail(self, call: CallRecord, exc: BaseException, digest: StreamHasher | None = None) -> None:
-        """End the span of a call that raised: status ERROR, ``error.type``, exception event."""
-        span = call.span
-        if span is not None:
-            self._end(call, span, "error", _NO_OUTPUT, digest, False if digest is not None else None, exc)
+        """End the span (and write the record) of a call that raised: status ERROR, ``error.type``, exception event.
+
+        The caller re-raises ``exc``; a record that could not be written is spooled and warned about.
+        """
+        if call.span is not None or call.sink is not None:
+            self._end(call, "error", _NO_OUTPUT, digest, False if digest is not None else None, exc)
 
     def new_digest(self, call: CallRecord) -> StreamHasher | None:
-        """A stream hasher for this call, or ``None`` when nothing is hashed."""
-        if call.span is None:
+        """A stream hasher for this call (one that keeps the chunks when content is captured), or ``None``."""
+        if call.span is None and call.sink is None:
             return None
-        return config.hasher().stream(count_only=not self.hash_io)
+        hasher = config.hasher()
+        if self.content:
+            return KeepingStreamHasher(hasher.new())
+        return hasher.stream(count_only=not self.hash_io)
 
     def _end(
         self,
         call: CallRecord,
-        span: Span,
         outcome: str,
         output: object,
         digest: StreamHasher | None = None,
         completed: bool | None = None,
         exc: BaseException | None = None,
     ) -> None:
-        """Write what the call recorded and end its span; a failure here ends the span bare, never raises."""
+        """Write what the call recorded, its audit record, and end its span.
+
+        A failure of the span code ends the span bare and never raises. An audit record that could
+        not be written is on the span (``toolchain.audit.error.type``) and spooled; for a high-risk
+        call that returned, its ``AuditUnavailable`` is raised after the span ended.
+        """
+        span, lost = call.span, None
         try:
             attrs = call.attrs
             outcome = attrs[semconv.OUTCOME] = call.outcome or outcome
@@ -263,7 +295,7 @@ class Surface:
                 attrs.update(call.route_state.attributes())
             kind = attrs[semconv.OPENINFERENCE_SPAN_KIND] = _usage_rule(attrs, outcome, call)
             meters = instruments()
-            if meters is not None:
+            if meters is not None and span is not None:
                 self._measure(meters, span, attrs, outcome, kind)
             if completed is not None:
                 attrs[semconv.STREAM_COMPLETED] = completed
@@ -271,14 +303,73 @@ class Surface:
                 attrs[semconv.STREAM_CHUNKS] = digest.chunks
             if self.hash_io and (output is not _NO_OUTPUT or (digest is not None and digest.hashing and exc is None)):
                 self._hash_output(call, output, digest)
+            content = self._capture(call, output, digest) if self.content else {}
             if exc is not None:
-                self._record_exception(span, attrs, exc)
-            for name, event_attrs, stamp in call.events:
-                span.add_event(name, event_attrs, stamp)
-            span.set_attributes(attrs)
+                attrs[semconv.ERROR_TYPE] = semconv.error_type(exc)
+            if call.sink is not None:
+                lost = self._audit(call, attrs, content, exc)
+            if span is not None:
+                if exc is not None:
+                    self._record_exception(span, attrs, exc)
+                for name, event_attrs, stamp in call.events:
+                    span.add_event(name, event_attrs, stamp)
+                span.set_attributes(attrs)
         except Exception as err:
             report("span end", err)
-        span.end()
+        if span is not None:
+            span.end()
+        if lost is not None:
+            # raised for a high-risk call that returned; a stream the consumer closed early only warns
+            self._lost(lost, raise_it=exc is None and completed is not False and self.spec.risk == "high")
+
+    def _capture(self, call: CallRecord, output: object, digest: StreamHasher | None) -> dict[str, Captured]:
+        """Record the call's content (arguments, output, rendered prompt) as its capture mode allows."""
+        mode, attrs = self.spec.capture, call.attrs
+        content: dict[str, Captured] = {}
+        if self.binder.has_parameters:
+            content["input"] = captured = capture(call.recorded_arguments, mode)
+            attrs[semconv.INPUT_VALUE], attrs[semconv.INPUT_MIME_TYPE] = captured.text, captured.mime
+            if captured.sha256 is not None:
+                attrs[semconv.INPUT_TRUNCATED] = True
+        if output is _NO_OUTPUT and isinstance(digest, KeepingStreamHasher):
+            output = joined(digest.kept)
+        if output is not _NO_OUTPUT:
+            content["output"] = captured = capture(output, mode)
+            attrs[semconv.OUTPUT_VALUE], attrs[semconv.OUTPUT_MIME_TYPE] = captured.text, captured.mime
+            if captured.sha256 is not None:
+                attrs[semconv.OUTPUT_TRUNCATED] = True
+        if call.rendered is not None:
+            content["prompt_rendered"] = captured = capture(call.rendered, mode)
+            attrs[semconv.PROMPT_RENDERED] = captured.text
+        attrs[semconv.REDACTION_POLICY] = active_policy().version
+        return content
+
+    def _audit(
+        self,
+        call: CallRecord,
+        attrs: dict[str, otel_types.AttributeValue],
+        content: dict[str, Captured],
+        exc: BaseException | None,
+    ) -> AuditUnavailable | None:
+        """Write the call's audit record; returns the failure (the record is in the spool) or ``None``."""
+        try:
+            record = audit.write(build_record(call, attrs, content, exc))
+        except AuditUnavailable as failure:
+            attrs[semconv.AUDIT_ERROR_TYPE] = semconv.error_type(failure.__cause__ or failure)
+            return failure
+        attrs[semconv.AUDIT_RECORD_ID] = record.id
+        return None
+
+    def _lost(self, failure: AuditUnavailable, *, raise_it: bool) -> None:
+        """A record that could not be written: raised for a high-risk call that returned, else one warning."""
+        if raise_it:
+            raise failure
+        warn_once(
+            f"audit:{self.span_name}",
+            "toolchain_sdk: %s: the audit record could not be written (kept in the spool file): %s",
+            self.span_name,
+            failure,
+        )
 
     def _measure(
         self, meters: Instruments, span: Span, attrs: dict[str, otel_types.AttributeValue], outcome: str, kind: str
@@ -311,7 +402,7 @@ class Surface:
 
         Not ``span.record_exception``: it would export the message and stack trace as they are.
         """
-        kind = attrs[semconv.ERROR_TYPE] = semconv.error_type(exc)
+        kind = attrs[semconv.ERROR_TYPE]
         message = scrub_text(str(exc))
         trace_text = scrub_text("".join(traceback.format_exception(exc)))
         span.add_event(
@@ -372,6 +463,17 @@ def _usage_rule(attrs: dict[str, otel_types.AttributeValue], outcome: str, call:
             attrs.pop(key, None)
         return semconv.SPAN_KIND_CHAIN
     return _LLM if not attrs.keys().isdisjoint(_USAGE_SET) else _CHAIN
+
+
+_PROMPT_KEYS = (semconv.GEN_AI_PROMPT_NAME, semconv.GEN_AI_PROMPT_VERSION, semconv.PROMPT_SHA256,
+                semconv.PROMPT_LABEL, semconv.PROMPT_DRIFT)  # fmt: skip
+
+
+def _with_prompt(attrs: dict[str, otel_types.AttributeValue], prompt: Prompt) -> dict[str, otel_types.AttributeValue]:
+    """The static attributes with another prompt version's in place of the surface's own."""
+    values = (prompt.name, prompt.version, prompt.sha256, prompt.label, True if prompt.drift else None)
+    kept = {k: v for k, v in attrs.items() if k not in _PROMPT_KEYS}
+    return kept | {k: v for k, v in zip(_PROMPT_KEYS, values, strict=True) if v is not None}
 
 
 _NOT_STREAMS = frozenset({str, bytes, dict, list, tuple, int, float, bool, type(None)})

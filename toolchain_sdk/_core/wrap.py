@@ -39,7 +39,7 @@ def _plain(surface: Surface) -> Wrapper:
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         call = begin(instance, args, kwargs)
-        if call.span is None:  # tracing off: the controls run, nothing else does
+        if call.span is None and call.sink is None:  # tracing and audit off: the controls run, nothing else does
             token = CURRENT.set(call)
             try:
                 result = run_gates(call, wrapped)(*args, **kwargs)
@@ -49,10 +49,12 @@ def _plain(surface: Surface) -> Wrapper:
         tokens = enter(call)
         try:
             result = run_gates(call, wrapped)(*args, **kwargs)
-            return done(call, tokens, review(call, result) if reviews else result)
+            if reviews:
+                result = review(call, result)
         except BaseException as exc:
             failed(call, tokens, exc)
             raise
+        return done(call, tokens, result)  # outside: its own failure (an audit record lost) is not the call's
 
     return wrapper
 
@@ -68,10 +70,12 @@ def _coroutine(surface: Surface) -> Wrapper:
             tokens = enter(call)  # tracing off: makes the call current, and done/failed only undo that
             try:
                 result = await (await run_gates(call, wrapped))(*args, **kwargs)
-                return done(call, tokens, await review(call, result) if reviews else result)
+                if reviews:
+                    result = await review(call, result)
             except BaseException as exc:
                 failed(call, tokens, exc)
                 raise
+            return done(call, tokens, result)
 
         return run()
 

@@ -263,6 +263,8 @@ class ApprovalGate:
         hasher = config.hasher()
         arguments = call.recorded_arguments
         trace_id, span_id = _trace_ids(call)
+        spec = call.surface.spec
+        prompt = call.surface.prompt
         now = utcnow()
         return ApprovalRequest(
             id=request_id,
@@ -280,6 +282,10 @@ class ApprovalGate:
             expires_at=now + timedelta(seconds=self._timeout),
             trace_id=trace_id,
             span_id=span_id,
+            owner=spec.owner,
+            model=_model(call),
+            prompt_name=prompt.name if prompt is not None else None,
+            prompt_version=prompt.version if prompt is not None else None,
         )
 
     def _close(
@@ -397,3 +403,16 @@ def _trace_ids(call: CallRecord) -> tuple[str, str]:
         return "", ""
     ctx = span.get_span_context()
     return (f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}") if ctx.is_valid else ("", "")
+
+
+def _model(call: CallRecord) -> str | None:
+    """The model the call uses: the route target being tried, else the declared model, else (a
+    routed call not started yet) the route's first target."""
+    state = call.route_state
+    model = getattr(state, "model", None) if state is not None else None
+    if isinstance(model, str) and model:
+        return model
+    spec = call.surface.spec
+    if spec.model:
+        return spec.model
+    return spec.targets[0].partition(":")[2] or spec.targets[0] if spec.targets else None

@@ -115,6 +115,10 @@ class ApprovalRequest:
             then is a denial.
         trace_id, span_id: the call's span, to find it in the trace backend (hex; empty when
             tracing is off).
+        owner: the surface's declared owner (``None`` when it declares none).
+        model: the model the call uses: the declared one, or on a routed surface the target
+            being tried (before the call: the route's first target).
+        prompt_name, prompt_version: the surface's prompt (``None`` when it has none).
     """
 
     id: str
@@ -132,6 +136,10 @@ class ApprovalRequest:
     output_schema: Mapping[str, object] | None = None
     trace_id: str = ""
     span_id: str = ""
+    owner: str | None = None
+    model: str | None = None
+    prompt_name: str | None = None
+    prompt_version: str | None = None
 
     @property
     def subject_sha256(self) -> str:

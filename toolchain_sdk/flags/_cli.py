@@ -15,8 +15,9 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from toolchain_sdk.errors import ToolchainError
 from toolchain_sdk.flags._env import TOOLCHAIN_KILL
-from toolchain_sdk.flags._flag_file import FlagEntry, FlagFile, format_time, parse_duration
+from toolchain_sdk.flags._flag_file import Change, FlagEntry, FlagFile, format_time, parse_duration
 
 __all__ = ["add_commands"]
 
@@ -41,12 +42,34 @@ def _matching(flags: FlagFile, name: str) -> list[FlagEntry]:
     ]
 
 
+def _audit(flags: FlagFile, change: Change, args: argparse.Namespace) -> None:
+    """Append the change to the audit chain ``TOOLCHAIN_AUDIT`` or ``toolchain.toml`` names (warn if it cannot)."""
+    from toolchain_sdk import audit
+
+    after = change.after
+    try:
+        audit.append_event(
+            "flag_change",
+            time=change.at,
+            actor=change.by or None,
+            action=change.action,
+            pattern=change.target,
+            reason=change.reason,
+            ttl=getattr(args, "ttl", None),
+            expires_at=format_time(after.until) if after is not None and after.until else None,
+            flags_file=str(flags.path),
+        )
+    except ToolchainError as exc:
+        print(f"toolchain: warning: the change was made but not recorded in the audit trail: {exc}", file=sys.stderr)
+
+
 def _cmd_set(args: argparse.Namespace) -> int:
     flags = _file(args)
     ttl = parse_duration(args.ttl) if args.ttl else None
     setter = flags.kill if args.command == "kill" else flags.allow
     change = setter(args.target, reason=args.reason, by=args.by, ttl=ttl)
     assert change.after is not None
+    _audit(flags, change, args)
     verb = "updated" if change.before is not None else "set"
     print(f"{verb} {change.target}: {_describe(change.after)}")
     print(f"file: {flags.path} (running processes follow within about 1 s; change log: {flags.log_path})")
@@ -67,6 +90,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
         print("  restore removes exactly the entry it names; see `toolchain flags`", file=sys.stderr)
         return 1
     assert change.before is not None
+    _audit(flags, change, args)
     print(f"restored {change.target}: removed the entry ({_describe(change.before)})")
     for entry in _matching(flags, args.target):
         print(f"note: {entry.target!r} still applies where it matches: {_describe(entry)}")

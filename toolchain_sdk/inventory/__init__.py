@@ -1,94 +1,56 @@
-"""The process-wide registry of governed surfaces, read by the control sheet and policy checks.
+"""The inventory of governed surfaces: the live registry, the static scan, the control sheet, the policy gate.
 
 Every ``@governed_call`` decoration (and each distinct ``governed(...)`` block) registers its
-``SurfaceSpec``. A surface name is one place in the product: registering it again with different
-settings is a ``ConfigError``.
+``SurfaceSpec``; a surface name is one place in the product, so registering it again with different
+settings is a ``ConfigError``. ``control_sheet`` (``toolchain inventory``) builds the control sheet
+from the code itself (``ast``, nothing imported) or from this registry (``imports=``); its
+``violations`` are what ``toolchain check`` fails the build on (see ``docs/control-sheet.md`` and
+``docs/policy.md``).
+
+    from toolchain_sdk.inventory import control_sheet, render
+
+    sheet = control_sheet(["src"])
+    print(render(sheet, "text"))
 """
 
-from __future__ import annotations
+from toolchain_sdk.inventory._build import control_sheet
+from toolchain_sdk.inventory._findings import ScanError, Unmanaged
+from toolchain_sdk.inventory._policy import RULES, PolicyConfig, PolicyException, Violation, load_policy
+from toolchain_sdk.inventory._registry import (
+    Capture,
+    Risk,
+    SurfaceSpec,
+    clear_registry,
+    get_surface,
+    register,
+    surfaces,
+)
+from toolchain_sdk.inventory._render import FORMATS, render
+from toolchain_sdk.inventory._row import SurfaceRow
+from toolchain_sdk.inventory._rules import AppliedException
+from toolchain_sdk.inventory._sheet import ControlSheet
+from toolchain_sdk.inventory._values import DYNAMIC
 
-import threading
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict
-
-from toolchain_sdk.errors import ConfigError
-
-__all__ = ["Capture", "Risk", "SurfaceSpec", "clear_registry", "get_surface", "register", "surfaces"]
-
-Risk = Literal["low", "medium", "high"]
-Capture = Literal["none", "hash", "redacted", "full"]
-
-
-class SurfaceSpec(BaseModel):
-    """The declared controls of one governed surface (what the control sheet prints)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    surface: str
-    owner: str | None = None
-    risk: Risk = "low"
-    operation: str = "chat"
-    model: str | None = None
-    provider: str | None = None
-    route: str | None = None
-    prompt: str | None = None
-    prompt_sha256: str | None = None
-    capture: Capture = "hash"
-    data_class: str = "internal"
-    kill_flag: str | None = None
-    kill_default: bool = False
-    fallback: str | None = None
-    approval: str | None = None
-    exclude_args: tuple[str, ...] = ()
-    targets: tuple[str, ...] = ()
-    """``provider:model`` of every model the surface may call (its route's targets, in order)."""
-    exposure: tuple[str, ...] = ()
-    """The ``[exposure]`` rules of its data class that allowed those targets."""
-    prompt_label: str | None = None
-    kind: Literal["function", "async", "generator", "async-generator", "block"] = "function"
-    location: str | None = None
-
-    def settings(self) -> dict[str, object]:
-        """The fields that must agree when a surface is registered twice (all but location)."""
-        return self.model_dump(exclude={"location"})
-
-
-_lock = threading.Lock()
-_registry: dict[str, SurfaceSpec] = {}
-
-
-def register(spec: SurfaceSpec) -> SurfaceSpec:
-    """Add ``spec`` to the registry; the same settings again is fine, different ones are not.
-
-    Raises:
-        ConfigError: the surface is already registered with other settings.
-    """
-    with _lock:
-        known = _registry.get(spec.surface)
-        if known is not None and known.settings() != spec.settings():
-            diff = sorted(k for k, v in spec.settings().items() if known.settings()[k] != v)
-            raise ConfigError(
-                f"surface {spec.surface!r} is already registered at {known.location} with different "
-                f"settings ({', '.join(diff)}); give this one its own surface name or use the same settings"
-            )
-        if known is None:
-            _registry[spec.surface] = spec
-        return _registry[spec.surface]
-
-
-def surfaces() -> list[SurfaceSpec]:
-    """Every registered surface, sorted by name."""
-    with _lock:
-        return [_registry[k] for k in sorted(_registry)]
-
-
-def get_surface(name: str) -> SurfaceSpec | None:
-    """The spec registered under ``name``, if any."""
-    return _registry.get(name)
-
-
-def clear_registry() -> None:
-    """Empty the registry (for tests)."""
-    with _lock:
-        _registry.clear()
+__all__ = [
+    "AppliedException",
+    "Capture",
+    "ControlSheet",
+    "DYNAMIC",
+    "FORMATS",
+    "PolicyConfig",
+    "PolicyException",
+    "RULES",
+    "Risk",
+    "ScanError",
+    "SurfaceRow",
+    "SurfaceSpec",
+    "Unmanaged",
+    "Violation",
+    "clear_registry",
+    "control_sheet",
+    "get_surface",
+    "load_policy",
+    "register",
+    "render",
+    "surfaces",
+]

@@ -14,7 +14,7 @@ every version, ``toolchain prompts verify`` fails CI when a file no longer match
 
 from toolchain_sdk.prompts._files import TOOLCHAIN_PROMPTS_DIR, prompts_dir
 from toolchain_sdk.prompts._lock import LOCK_FILE, LOG_FILE, Problem, verify
-from toolchain_sdk.prompts._prompt import Prompt
+from toolchain_sdk.prompts._prompt import Prompt, set_render_listener
 from toolchain_sdk.prompts._resolve import TOOLCHAIN_PROMPT_DRIFT, DriftMode, load_prompt, prompt, resolve
 
 __all__ = [
@@ -29,5 +29,6 @@ __all__ = [
     "prompt",
     "prompts_dir",
     "resolve",
+    "set_render_listener",
     "verify",
 ]

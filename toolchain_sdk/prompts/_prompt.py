@@ -10,13 +10,32 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 
 from toolchain_sdk.errors import PromptError
 from toolchain_sdk.prompts._template import Segment, parse, placeholders_of, render
 
-__all__ = ["Prompt", "check_label", "check_name", "check_version", "split_ref", "text_sha256"]
+__all__ = [
+    "Prompt",
+    "check_label",
+    "check_name",
+    "check_version",
+    "set_render_listener",
+    "split_ref",
+    "text_sha256",
+]
+
+_listener: Callable[[Prompt, str], None] | None = None
+
+
+def set_render_listener(listener: Callable[[Prompt, str], None] | None) -> None:
+    """Have ``listener(prompt, text)`` told of every rendering (the SDK keeps a governed call's
+    rendered prompt this way when its capture mode records content); ``None`` removes it."""
+    global _listener
+    _listener = listener
+
 
 _PART = r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]*"
 _NAME = re.compile(rf"{_PART}(?:/{_PART})*")
@@ -177,7 +196,10 @@ class Prompt:
         Raises:
             PromptError: a placeholder has no value, or a value has no placeholder (all are named).
         """
-        return render(self._segments, values, what=f"prompt {self.ref}")
+        text = render(self._segments, values, what=f"prompt {self.ref}")
+        if _listener is not None:
+            _listener(self, text)
+        return text
 
     @property
     def ref(self) -> str:

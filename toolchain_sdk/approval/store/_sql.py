@@ -38,10 +38,12 @@ _ORIGINAL: Final = (
     "output_sha256", "hash_alg", "trace_id", "span_id", "created_at", "expires_at", "status", "decided_by",
     "decided_at", "reason", "decision_sha256", "edited_json",
 )  # fmt: skip
-ADDED: Final = ("verdict", "closed_at", "close_reason", "output_schema_json", "owner", "heartbeat_at")
+ADDED: Final = ("verdict", "closed_at", "close_reason", "output_schema_json", "owner", "heartbeat_at",
+                 "surface_owner", "model", "prompt_name", "prompt_version")  # fmt: skip
 """Columns added after the first release (all nullable text): the reviewer's verdict (kept when the
-waiting call refuses it), when and why the request was closed, the output's JSON Schema, and the
-waiting caller (``host:pid``) with its last heartbeat."""
+waiting call refuses it), when and why the request was closed, the output's JSON Schema, the
+waiting caller (``host:pid``) with its last heartbeat, and what a reviewer sees of the surface:
+its declared owner, the model and the prompt name and version (``owner`` was taken by the caller)."""
 _COLUMNS: Final = ", ".join((*_ORIGINAL, *ADDED))
 DDL: Final = (
     f"CREATE TABLE IF NOT EXISTS {TABLE} ("
@@ -168,8 +170,8 @@ class SQLStore(abc.ABC, Generic[ConnT]):
         self._rows(
             f"INSERT INTO {TABLE} (id, surface, risk, phase, arguments_json, arguments_sha256, output_json, "
             "output_kind, output_sha256, hash_alg, trace_id, span_id, created_at, expires_at, status, "
-            "output_schema_json, owner, heartbeat_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+            "output_schema_json, owner, heartbeat_at, surface_owner, model, prompt_name, prompt_version) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
             (
                 request.id,
                 request.surface,
@@ -188,6 +190,10 @@ class SQLStore(abc.ABC, Generic[ConnT]):
                 schema,
                 this_process(),
                 _ts(utcnow()),
+                request.owner,
+                request.model,
+                request.prompt_name,
+                request.prompt_version,
             ),
         )
 
@@ -322,7 +328,8 @@ def _check_decidable(decision: Decision, known: ApprovalRecord | None) -> None:
 def _record(row: Sequence[Any]) -> ApprovalRecord:
     (rid, surface, risk, phase, arguments_json, arguments_sha256, output_json, kind, output_sha256, hash_alg,
      trace_id, span_id, created_at, expires_at, status, decided_by, decided_at, reason, decision_sha256,
-     edited_json, verdict, closed_at, close_reason, schema_json, owner, heartbeat_at) = row  # fmt: skip
+     edited_json, verdict, closed_at, close_reason, schema_json, owner, heartbeat_at, surface_owner, model,
+     prompt_name, prompt_version) = row  # fmt: skip
     output_kind = cast("OutputKind | None", kind)
     schema = json.loads(schema_json) if schema_json is not None else None
     request = ApprovalRequest(
@@ -341,6 +348,10 @@ def _record(row: Sequence[Any]) -> ApprovalRecord:
         span_id=span_id or "",
         created_at=cast(_dt.datetime, _parse_ts(created_at)),
         expires_at=cast(_dt.datetime, _parse_ts(expires_at)),
+        owner=surface_owner,
+        model=model,
+        prompt_name=prompt_name,
+        prompt_version=prompt_version,
     )
     decided = _parse_ts(decided_at)
     given = verdict or status  # a row of an earlier version has no verdict column value: its status is it

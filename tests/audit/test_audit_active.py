@@ -1,0 +1,118 @@
+"""The sink in force: use_sink, lazy TOOLCHAIN_AUDIT, write, append_event, flush at exit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests._subproc import run_python
+from toolchain_sdk import audit
+from toolchain_sdk.errors import ConfigError
+
+_PATH = {"PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+
+
+def test_write_goes_through_the_installed_sink_and_returns_the_chained_record(tmp_path: Path) -> None:
+    """After use_sink, write() appends and returns the record with seq, prev_hash and hash."""
+    sink = audit.jsonl(tmp_path / "a.jsonl")
+    audit.use_sink(sink)
+    assert audit.active_sink() is sink
+    first = audit.write(audit.AuditRecord(surface="s"))
+    second = audit.write(audit.AuditRecord(surface="s"))
+    assert (first.seq, first.prev_hash) == (1, audit.GENESIS)
+    assert (second.seq, second.prev_hash) == (2, first.hash)
+
+
+def test_with_audit_off_write_changes_nothing(tmp_path: Path) -> None:
+    """With no sink (use_sink(None)), write() returns the record as given and writes nothing."""
+    audit.use_sink(None)
+    record = audit.AuditRecord(surface="s")
+    assert audit.write(record) is record and record.seq == 0
+
+
+def test_active_sink_resolves_toolchain_audit_lazily_once(tmp_path: Path) -> None:
+    """In a fresh process with TOOLCHAIN_AUDIT set and nothing installed, write() uses that chain."""
+    target = tmp_path / "lazy.jsonl"
+    result = run_python(
+        """
+        from toolchain_sdk import audit
+        print(audit.active_sink().describe())
+        print(audit.write(audit.AuditRecord(surface="lazy")).seq)
+        """,
+        env={**_PATH, "TOOLCHAIN_AUDIT": str(target)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [f"jsonl:{target}", "1"]
+
+
+def test_buffered_records_are_flushed_at_normal_exit(tmp_path: Path) -> None:
+    """An OTLP sink's batched records reach the exporter when the process exits normally."""
+    out = tmp_path / "exported.txt"
+    result = run_python(
+        f"""
+        from opentelemetry.sdk._logs import LoggerProvider
+        from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter, LogRecordExportResult
+        from toolchain_sdk import audit
+
+        class ToFile(LogRecordExporter):
+            def export(self, batch):
+                with open({str(out)!r}, "a") as f:
+                    for item in batch:
+                        f.write(item.log_record.attributes["toolchain.audit.id"] + "\\n")
+                return LogRecordExportResult.SUCCESS
+            def shutdown(self):
+                pass
+            def force_flush(self, timeout_millis=30000):
+                return True
+
+        provider = LoggerProvider()
+        provider.add_log_record_processor(BatchLogRecordProcessor(ToFile(), schedule_delay_millis=60000))
+        audit.use_sink(audit.otlp(logger_provider=provider))
+        for _ in range(3):
+            print(audit.write(audit.AuditRecord(surface="s")).id)
+        """,
+        env=_PATH,
+    )
+    assert result.returncode == 0, result.stderr
+    assert out.read_text().split() == result.stdout.split()
+
+
+def test_append_event_records_a_flag_change_where_toolchain_audit_points(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """append_event builds a flag_change record (actor defaulting to the login) and chains it."""
+    path = tmp_path / "a.jsonl"
+    monkeypatch.setenv("TOOLCHAIN_AUDIT", str(path))
+    record = audit.append_event("flag_change", action="kill", pattern="support.*", reason="incident 42")
+    assert record is not None and record.seq == 1 and record.actor
+    (stored,) = audit.read(path)
+    assert (stored.kind, stored.action, stored.pattern, stored.reason) == (
+        "flag_change",
+        "kill",
+        "support.*",
+        "incident 42",
+    )
+    with pytest.raises(ConfigError, match="action"):
+        audit.append_event("flag_change", action="explode")
+
+
+def test_append_event_without_configuration_is_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With neither TOOLCHAIN_AUDIT nor a config file, nothing is recorded."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TOOLCHAIN_AUDIT", raising=False)
+    monkeypatch.delenv("TOOLCHAIN_CONFIG", raising=False)
+    assert audit.append_event("flag_change", action="kill", pattern="x") is None
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_use_sink_closes_the_sink_it_replaces(tmp_path: Path) -> None:
+    """Installing another sink closes the previous one (its handles are released)."""
+    first = audit.jsonl(tmp_path / "a.jsonl")
+    audit.use_sink(first)
+    audit.write(audit.AuditRecord())
+    assert isinstance(first, audit.JsonlSink) and first._fd is not None
+    audit.use_sink(audit.jsonl(tmp_path / "b.jsonl"))
+    assert first._fd is None
+    assert json.loads((tmp_path / "a.jsonl").read_text())["seq"] == 1

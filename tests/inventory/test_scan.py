@@ -1,0 +1,176 @@
+"""The static scan over the fixture code base: every decorator form, constants, dynamic values, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.inventory._fixture import APP, PROMPTS, SHOWN, line_of, write
+from toolchain_sdk.inventory import DYNAMIC, ControlSheet, SurfaceRow, control_sheet
+from toolchain_sdk.inventory._scan import scan_paths
+
+
+def _sheet() -> ControlSheet:
+    return control_sheet([APP.relative_to(Path.cwd())] if APP.is_relative_to(Path.cwd()) else [APP],
+                         prompts_dir=PROMPTS, workers=1)  # fmt: skip
+
+
+def _rows() -> dict[str, SurfaceRow]:
+    return {r.surface: r for r in _sheet().surfaces}
+
+
+def test_finds_every_surface_of_the_fixture_and_nothing_else() -> None:
+    """Decorators under three import forms, methods, class/static methods and an async block are all found."""
+    assert sorted(_rows()) == [
+        "sales.classify", "sales.dynamic", "sales.pitch", "sales.security_answer", "sales.static_answer",
+        "support.refund_reply", "support.triage",
+    ]  # fmt: skip
+
+
+def test_file_line_and_qualified_function_of_each_form() -> None:
+    """Each row names its file as scanned, the decorator's (or with statement's) line, and the qualified name."""
+    rows = _rows()
+    expect = {
+        "sales.pitch": ("sales.py", line_of("sales.py", '@gc("sales.pitch"'), "Assistant.pitch"),
+        "sales.classify": ("sales.py", line_of("sales.py", '@gc("sales.classify"'), "Assistant.classify"),
+        "sales.static_answer": ("sales.py", line_of("sales.py", "toolchain_sdk.governed_call("), "Assistant.static_answer"),
+        "sales.security_answer": ("sales.py", line_of("sales.py", "async with governed("), "security_answer"),
+        "support.refund_reply": ("support/replies.py", line_of("support/replies.py", "@tc.governed_call("), "draft_refund_reply"),
+    }  # fmt: skip
+    for surface, (file, line, function) in expect.items():
+        row = rows[surface]
+        assert (row.file, row.line, row.function) == (f"{SHOWN}/{file}", line, function), surface
+        assert row.source == "static"
+
+
+def test_constants_from_another_module_are_resolved_even_when_the_pre_filter_skips_it() -> None:
+    """constants.py mentions no SDK name, yet its OWNER, HIGH and concatenated surface names resolve."""
+    scan = scan_paths([APP], workers=1)
+    assert scan.read < scan.files  # the pre-filter skipped constants.py and templates.py
+    rows = _rows()
+    refund = rows["support.refund_reply"]
+    assert (refund.owner, refund.risk) == ("support-platform", "high")
+    assert rows["support.triage"].owner == "support-platform"  # module alias: shared.OWNER (f-string surface)
+
+
+def test_declared_controls_are_read() -> None:
+    """Approval mode and reason, kill flag and fallback (qualified through imports), prompt, capture, defaults."""
+    rows = _rows()
+    refund = rows["support.refund_reply"]
+    assert refund.approval == "before"  # through a module-level REVIEW = tc.approval.require(...)
+    assert refund.fallback == "app.support.templates.refund_template"
+    assert refund.kill_flag == "support.refund_reply.kill"
+    assert (refund.prompt, refund.prompt_version) == ("support_refund_policy@production", "3")
+    assert refund.capture == "full"
+    assert "move label support_refund_policy@production" in (refund.rollback or "")
+    classify = rows["sales.classify"]
+    assert (classify.approval, classify.approval_reason) == ("not_required", "labels only, reviewed weekly")
+    pitch = rows["sales.pitch"]
+    assert (pitch.risk, pitch.capture, pitch.data_class, pitch.approval) == ("low", "hash", "internal", "none")
+    assert pitch.kill_flag == "sales.pitch.kill" and pitch.fallback is None
+    assert rows["sales.static_answer"].data_class == "public"
+
+
+def test_arguments_only_known_at_run_time_are_dynamic_never_guessed() -> None:
+    """owner=team() and risk=os.environ[...] are reported as <dynamic>."""
+    row = _rows()["sales.dynamic"]
+    assert (row.owner, row.risk, row.model) == (DYNAMIC, DYNAMIC, "claude-x")
+
+
+def test_audit_sink_configured_in_code_is_seen() -> None:
+    """configure(audit=tc.audit.jsonl(...)) in main.py gives every surface the jsonl audit kind."""
+    assert {r.audit for r in _rows().values()} == {"jsonl"}
+
+
+def test_unmanaged_calls_are_listed_with_file_and_line() -> None:
+    """Every client library form outside a governed region is listed; managed and unresolved calls are not."""
+    found = {(u.file.rsplit("/", 1)[1], u.line, u.library, u.call) for u in _sheet().unmanaged}
+    assert found == {
+        ("replies.py", line_of("support/replies.py", "client.chat.completions.create", 2), "openai",
+         "client.chat.completions.create"),
+        ("sales.py", line_of("sales.py", "return anthropic.Anthropic().messages.create"), "anthropic",
+         "anthropic.Anthropic().messages.create"),
+        ("chains.py", line_of("chains.py", "llm.invoke("), "langchain", "llm.invoke"),
+        ("chains.py", line_of("chains.py", "chat.ainvoke("), "langchain", "chat.ainvoke"),
+        ("chains.py", line_of("chains.py", "bedrock.converse("), "boto3", "bedrock.converse"),
+        ("chains.py", line_of("chains.py", "runtime.invoke_model("), "boto3", "runtime.invoke_model"),
+        ("chains.py", line_of("chains.py", "gemini.models.generate_content("), "google.genai",
+         "gemini.models.generate_content"),
+        ("chains.py", line_of("chains.py", "litellm.completion("), "litellm", "litellm.completion"),
+        ("chains.py", line_of("chains.py", "await acompletion("), "litellm", "acompletion"),
+    }  # fmt: skip
+
+
+def test_a_file_that_does_not_parse_is_listed_and_the_scan_goes_on() -> None:
+    """broken.py is under errors with its line; the other files' surfaces are still there."""
+    sheet = _sheet()
+    assert [(e.file, e.line > 0, e.message.startswith("SyntaxError")) for e in sheet.errors] == [
+        (f"{SHOWN}/broken.py", True, True)
+    ]
+    assert "broken.surface" not in {r.surface for r in sheet.surfaces}
+
+
+def test_parallel_scan_finds_what_the_serial_scan_finds(tmp_path: Path) -> None:
+    """Parsed by a process pool (enough files pass the pre-filter to use one), the results equal the in-process scan's."""
+    files = {"pkg/__init__.py": "", "pkg/names.py": 'OWNER = "team-x"\n'}
+    for i in range(260):
+        files[f"pkg/m{i:03d}.py"] = (
+            "import toolchain_sdk as tc\nfrom openai import OpenAI\nfrom pkg.names import OWNER\nc = OpenAI()\n"
+            f'@tc.governed_call("s.n{i}", owner=OWNER)\ndef f():\n    return c.chat.completions.create()\n'
+            "def g():\n    return c.embeddings.create()\n"
+            if i % 5 == 0 else f"import toolchain_sdk as tc\n\ndef plain_{i}(x):\n    return x + {i}\n"
+        )  # fmt: skip
+    write(tmp_path, files)
+    serial = control_sheet([tmp_path], workers=1, config=None)
+    parallel = control_sheet([tmp_path], workers=2, config=None)
+    assert [r.to_json() for r in parallel.surfaces] == [r.to_json() for r in serial.surfaces]
+    assert parallel.unmanaged == serial.unmanaged
+    assert len(serial.surfaces) == 52 and len(serial.unmanaged) == 52
+    assert {r.owner for r in serial.surfaces} == {"team-x"}
+
+
+def test_receivers_resolve_through_function_and_module_assignments(tmp_path: Path) -> None:
+    """A local assignment shadows a module one; a parameter is unknown; a with-bound client is known."""
+    write(tmp_path, {"m.py": (
+        "from openai import OpenAI, AsyncOpenAI\nimport anthropic\nclient = OpenAI()\n"
+        "def a():\n    return client.chat.completions.create()\n"
+        "def b(client):\n    return client.chat.completions.create()\n"
+        "def c():\n    client = object()\n    return client.chat.completions.create()\n"
+        "async def d():\n    async with anthropic.AsyncAnthropic() as cl:\n        return await cl.messages.create()\n"
+        "def e():\n    return client.models.list()\n"
+    )})  # fmt: skip
+    found = [(u.line, u.call) for u in control_sheet([tmp_path], workers=1).unmanaged]
+    assert found == [(5, "client.chat.completions.create"), (13, "cl.messages.create")]
+
+
+def test_calls_inside_a_governed_block_or_function_are_managed(tmp_path: Path) -> None:
+    """A call under `with tc.governed(...)` or in a governed function (even nested) is not reported."""
+    write(tmp_path, {"m.py": (
+        "import toolchain_sdk as tc\nimport litellm\n"
+        "def a():\n    with tc.governed('x.a', owner='o'):\n        litellm.completion()\n    litellm.completion()\n"
+        "@tc.governed_call('x.b', owner='o')\ndef b():\n    def inner():\n        return litellm.acompletion()\n"
+        "    return inner()\n"
+    )})  # fmt: skip
+    sheet = control_sheet([tmp_path], workers=1)
+    assert [(u.line, u.call) for u in sheet.unmanaged] == [(6, "litellm.completion")]
+    assert sorted(r.surface for r in sheet.surfaces) == ["x.a", "x.b"]
+
+
+def test_starred_options_make_unwritten_controls_dynamic(tmp_path: Path) -> None:
+    """`**opts` may set any option at run time: owner and risk not written out are <dynamic>."""
+    write(tmp_path, {"m.py": "import toolchain_sdk as tc\nOPTS = {}\n@tc.governed_call('x.s', model='m', **OPTS)\n"
+                             "def f():\n    pass\n"})  # fmt: skip
+    row = control_sheet([tmp_path], workers=1).surfaces[0]
+    assert (row.owner, row.risk, row.model) == (DYNAMIC, DYNAMIC, "m")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(owner=st.text(min_size=1, max_size=40), via_constant=st.booleans())
+def test_any_literal_owner_is_read_back_exactly(tmp_path: Path, owner: str, via_constant: bool) -> None:
+    """Whatever text the owner is, written literally or through a constant, the sheet shows it unchanged."""
+    value = "OWNER" if via_constant else repr(owner)
+    write(tmp_path, {"m.py": f"import toolchain_sdk as tc\nOWNER = {owner!r}\n"
+                             f"@tc.governed_call('x.h', owner={value})\ndef f():\n    pass\n"})  # fmt: skip
+    assert control_sheet([tmp_path], workers=1).surfaces[0].owner == owner

@@ -1,0 +1,38 @@
+"""Serve a console with uvicorn until interrupted (what ``toolchain console`` runs)."""
+
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+
+from toolchain_sdk.console._app import build_app
+from toolchain_sdk.console._settings import ConsoleSettings
+from toolchain_sdk.console._users import UserStore
+
+__all__ = ["serve"]
+
+
+def serve(settings: ConsoleSettings) -> int:
+    """Serve the console for ``settings`` (already checked); returns the exit status."""
+    app = build_app(settings)
+    scheme = "https" if settings.tls else "http"
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    users = UserStore(settings.users)
+    print(f"toolchain console: serving {scheme}://{host}:{settings.port}/ (users: {users.path})", flush=True)
+    if not users.users():
+        print("toolchain console: no users yet; add one: toolchain console users add NAME --role reviewer",
+              file=sys.stderr, flush=True)  # fmt: skip
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
+        ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
+        proxy_headers=False,  # the client address is taken from X-Forwarded-For only with --behind-proxy
+        server_header=False,
+        log_level="warning",
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    return 0 if server.started else 2

@@ -1,0 +1,229 @@
+"""The static scan of a code base: find the files, read them in parallel, resolve constants across them.
+
+A file is read only when its bytes mention ``governed``, ``toolchain_sdk`` or an LLM client library
+(a substring test, far cheaper than parsing). Every other file is still known by its module name: when
+a surface's argument names a constant from it (``from app.constants import OWNER``), it is parsed
+then, once. Files are read by a process pool in chunks when there are enough of them to pay for it.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from toolchain_sdk.inventory._clients import TOKENS
+from toolchain_sdk.inventory._findings import FileFindings, RawSurface, ScanError, Unmanaged
+from toolchain_sdk.inventory._module import ModuleFacts, read_module
+from toolchain_sdk.inventory._resolve import Resolver
+from toolchain_sdk.inventory._values import Value
+from toolchain_sdk.inventory._walk import walk_file
+
+__all__ = ["SKIP_DIRS", "SourceFile", "StaticScan", "find_files", "scan_paths"]
+
+SKIP_DIRS: Final = frozenset({"__pycache__", "node_modules", "site-packages", "venv", "build", "dist"})
+"""Directories never scanned (besides hidden ones such as ``.git`` and ``.venv``)."""
+
+_MARKERS: Final = (b"governed", b"toolchain_sdk", *TOKENS)
+_PARALLEL_FROM: Final = 200
+"""Fewer files to parse than this are parsed in this process: starting workers would cost more than it saves."""
+_CHUNK: Final = 64
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A Python file to scan: where it is, how it is shown, and its module name."""
+
+    path: str
+    shown: str
+    module: str
+    is_package: bool
+
+
+@dataclass
+class StaticScan:
+    """The scan's findings, with the resolver that turns their arguments into values."""
+
+    surfaces: list[RawSurface] = field(default_factory=list)
+    unmanaged: list[Unmanaged] = field(default_factory=list)
+    errors: list[ScanError] = field(default_factory=list)
+    audit: list[Value] = field(default_factory=list)
+    resolver: Resolver = field(default_factory=lambda: Resolver(lambda _m: None))
+    files: int = 0
+    read: int = 0
+    """How many files the pre-filter let through to the parser."""
+
+
+def _module_of(path: Path, packages: dict[Path, bool]) -> tuple[str, bool]:
+    """The dotted module name, walking up while the directory is a package (``packages`` caches the answer)."""
+    is_package = path.name == "__init__.py"
+    parts = [] if is_package else [path.stem]
+    parent = path.parent
+    while True:
+        known = packages.get(parent)
+        if known is None:
+            known = packages[parent] = (parent / "__init__.py").is_file()
+        if not known:
+            break
+        parts.insert(0, parent.name)
+        if parent.parent == parent:
+            break
+        parent = parent.parent
+    return ".".join(parts), is_package
+
+
+def _dotted(rel: Path) -> str:
+    parts = list(rel.with_suffix("").parts)
+    if parts and parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _walk_dir(root: Path) -> Iterator[Path]:
+    for here, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS)
+        for name in sorted(files):
+            if name.endswith(".py"):
+                yield Path(here, name)
+
+
+def find_files(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[SourceFile], dict[str, str], list[ScanError]]:
+    """The files under ``paths``, every module name each may be imported as, and paths that do not exist."""
+    found: list[SourceFile] = []
+    modules: dict[str, str] = {}
+    missing: list[ScanError] = []
+    seen: set[str] = set()
+    packages: dict[Path, bool] = {}
+    for given in paths:
+        root = Path(given)
+        if root.is_file():
+            candidates: Iterable[Path] = [root]
+            base = root.parent
+        elif root.is_dir():
+            candidates, base = _walk_dir(root), root
+        else:
+            missing.append(ScanError(str(given), 0, "no such file or directory"))
+            continue
+        base_name = Path(base.resolve().name)
+        for path in candidates:
+            key = os.path.normpath(os.path.abspath(path))
+            if key in seen:
+                continue
+            seen.add(key)
+            shown = os.path.normpath(path).replace(os.sep, "/")
+            module, is_package = _module_of(path, packages)
+            found.append(SourceFile(str(path), shown, module, is_package))
+            rel = path.relative_to(base) if root.is_dir() else Path(path.name)
+            for name in (module, _dotted(rel), _dotted(base_name / rel)):
+                if name:
+                    modules.setdefault(name, str(path))
+    return found, modules, missing
+
+
+def _parse(data: bytes, source: SourceFile) -> ast.Module | ScanError:
+    try:
+        return ast.parse(data, filename=source.shown)
+    except SyntaxError as exc:
+        return ScanError(source.shown, exc.lineno or 0, f"{type(exc).__name__}: {exc.msg}")
+    except (ValueError, UnicodeDecodeError) as exc:
+        return ScanError(source.shown, 0, f"cannot be parsed: {exc}")
+
+
+def _mentions(source: SourceFile) -> bool | ScanError:
+    """The pre-filter: whether the file's bytes mention the SDK or a client library (or why it cannot be read)."""
+    try:
+        with open(source.path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        return ScanError(source.shown, 0, f"cannot be read: {exc.strerror}")
+    return any(marker in data for marker in _MARKERS)
+
+
+def _read_one(source: SourceFile) -> FileFindings:
+    """A file's findings (one the pre-filter let through)."""
+    try:
+        data = Path(source.path).read_bytes()
+    except OSError as exc:
+        return FileFindings(source.shown, error=ScanError(source.shown, 0, f"cannot be read: {exc.strerror}"))
+    tree = _parse(data, source)
+    if isinstance(tree, ScanError):
+        return FileFindings(source.shown, error=tree)
+    return walk_file(tree, source.shown, source.module, is_package=source.is_package)
+
+
+def _read_chunk(chunk: Sequence[SourceFile]) -> list[FileFindings]:
+    return [_read_one(f) for f in chunk]
+
+
+def _read_all(files: Sequence[SourceFile], workers: int | None) -> list[FileFindings]:
+    """Pre-filter every file here (a substring test), then parse the rest, in a process pool when there are many."""
+    wanted: list[SourceFile] = []
+    unreadable: list[FileFindings] = []
+    for source in files:
+        verdict = _mentions(source)
+        if isinstance(verdict, ScanError):
+            unreadable.append(FileFindings(source.shown, error=verdict))
+        elif verdict:
+            wanted.append(source)
+    count = workers if workers is not None else min(os.cpu_count() or 1, 8)
+    if count <= 1 or len(wanted) < _PARALLEL_FROM:
+        return unreadable + _read_chunk(wanted)
+    size = max(8, min(_CHUNK, len(wanted) // (count * 4) or 1))
+    chunks = [wanted[i : i + size] for i in range(0, len(wanted), size)]
+    with ProcessPoolExecutor(max_workers=count) as pool:
+        return unreadable + [f for batch in pool.map(_read_chunk, chunks) for f in batch]
+
+
+class _Modules:
+    """Module facts by name: those the scan read, and others parsed on first use (constants only)."""
+
+    def __init__(self, modules: dict[str, str], read: dict[str, ModuleFacts]) -> None:
+        self.paths = modules
+        self.facts: dict[str, ModuleFacts | None] = dict(read)
+
+    def __call__(self, module: str) -> ModuleFacts | None:
+        if module in self.facts:
+            return self.facts[module]
+        path = self.paths.get(module)
+        facts: ModuleFacts | None = None
+        if path is not None:
+            try:
+                tree = ast.parse(Path(path).read_bytes(), filename=path)
+                facts = read_module(tree, module, is_package=path.endswith("__init__.py"))
+            except (OSError, SyntaxError, ValueError):
+                facts = None
+        self.facts[module] = facts
+        return facts
+
+
+def scan_paths(paths: Sequence[str | os.PathLike[str]], *, workers: int | None = None) -> StaticScan:
+    """Scan ``paths`` (files or directories) without importing anything.
+
+    Args:
+        paths: what to scan; a directory is walked (hidden directories and ``__pycache__``,
+            ``venv``, ``node_modules``, ``build``, ``dist``, ``site-packages`` are skipped).
+        workers: processes to read files with (default: the CPU count, at most 8; ``1``: this
+            process only). Small code bases are always read in this process.
+    """
+    files, module_paths, missing = find_files(paths)
+    findings = _read_all(files, workers)
+    shown = {f.path: f.shown for f in files}
+    facts_by_file = {f.file: f.facts for f in findings if f.facts is not None}
+    by_module: dict[str, ModuleFacts] = {}
+    for name, path in module_paths.items():
+        facts = facts_by_file.get(shown[path])
+        if facts is not None:
+            by_module[name] = facts
+    result = StaticScan(errors=list(missing), resolver=Resolver(_Modules(module_paths, by_module)))
+    result.files, result.read = len(files), len(findings)
+    for f in findings:
+        result.surfaces += f.surfaces
+        result.unmanaged += f.unmanaged
+        result.audit += f.audit
+        if f.error is not None:
+            result.errors.append(f.error)
+    return result
