@@ -60,6 +60,7 @@ def sample_record() -> audit.AuditRecord:
 
 
 def _sink(kind: str, fsync: bool, where: Path) -> audit.Sink:
+    """A fresh sink of ``kind`` in ``where``."""
     return (
         audit.jsonl(where / "audit.jsonl", fsync=fsync)
         if kind == "jsonl"
@@ -95,6 +96,7 @@ def _filesystem(path: Path) -> str:
 
 
 def main() -> None:
+    """Run every case, verify a 20,000-record chain, time check(), and print the JSON line."""
     record = sample_record()
     rng = random.Random(13)
     samples: dict[str, list[float]] = {f"{k}_{'fsync' if f else 'nofsync'}": [] for k, f in CASES}

@@ -60,8 +60,17 @@ def unmanaged_{i}(text: str) -> str:
 '''
 
 
-def generate(root: Path) -> int:
-    """Write the code base under ``root``; returns its line count."""
+DENSE = """import toolchain_sdk as tc
+
+
+@tc.governed_call("bench.d{i}", owner="bench-team")
+def surface_{i}(text: str) -> str:
+    return text
+"""
+
+
+def generate(root: Path, dense: bool = False) -> int:
+    """Write the code base under ``root``; returns its line count (``dense``: every module declares a surface)."""
     app = root / "app"
     app.mkdir(parents=True)
     (app / "__init__.py").write_text("")
@@ -76,8 +85,10 @@ def generate(root: Path) -> int:
             text = GOVERNED.format(i=i)
             text += "".join(PLAIN_FUNC.format(i=i, j=j, k=j % 3) for j in range(8))
         else:
-            text = f'"""Module {i}: plain code."""\n' + "".join(
-                PLAIN_FUNC.format(i=i, j=j, k=j % 3) for j in range(9)
+            text = (
+                f'"""Module {i}: plain code."""\n'
+                + (DENSE.format(i=i) if dense else "")
+                + "".join(PLAIN_FUNC.format(i=i, j=j, k=j % 3) for j in range(9))
             )
         (pkg / f"mod_{i:04d}.py").write_text(text)
         lines += text.count("\n")
@@ -113,6 +124,11 @@ def main() -> None:
             )  # fmt: skip
             cli.append(time.perf_counter() - start)
             assert run.returncode == 1, run.stderr  # the unmanaged calls are violations
+        dense_root = root / "dense"
+        generate(dense_root, dense=True)
+        dense_app = dense_root / "app"
+        dense_parallel = [_time(lambda: control_sheet([dense_app], config=config)) for _ in range(REPEATS)]
+        dense_serial = [_time(lambda: control_sheet([dense_app], config=config, workers=1)) for _ in range(REPEATS)]
         print(json.dumps({
             "modules": scan.files,
             "lines": lines,
@@ -124,7 +140,11 @@ def main() -> None:
             "parallel_s": statistics.median(parallel),
             "serial_s": statistics.median(serial),
             "cli_check_s": statistics.median(cli),
+            "dense_read": scan_paths([dense_app], workers=1).read,
+            "dense_parallel_s": statistics.median(dense_parallel),
+            "dense_serial_s": statistics.median(dense_serial),
             "repeats": REPEATS,
+            "load": " / ".join(f"{x:.1f}" for x in os.getloadavg()),
         }))  # fmt: skip
 
 

@@ -255,6 +255,35 @@ def _kill_section(current: str) -> str:
     return current[start:] if end < 0 else current[start : end + 1]
 
 
+def scan_table(res: dict[str, Any]) -> str:
+    """The static scan behind ``toolchain inventory`` / ``check`` on the generated code base (bench_scan.py)."""
+    if "error" in res:
+        return f"(not measured: {res['error']})"
+    return "\n".join([
+        "| code base | files | lines | files parsed | in-process s | default (pool when worth it) s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        f"| 5 % of modules governed (typical) | {res['modules']:,} | {res['lines']:,} | {res['read']:,} | "
+        f"{res['serial_s']:.2f} | {res['parallel_s']:.2f} |",
+        f"| every module declares a surface (worst case: all parsed) | {res['modules']:,} | {res['lines']:,} | "
+        f"{res['dense_read']:,} | {res['dense_serial_s']:.2f} | {res['dense_parallel_s']:.2f} |",
+        f"| `toolchain check` end to end (new process, typical code base) | | | | | {res['cli_check_s']:.2f} |",
+    ])  # fmt: skip
+
+
+def audit_table(res: dict[str, Any]) -> str:
+    """Appends per second of each audit sink, with and without fsync (bench_audit.py)."""
+    if "error" in res:
+        return f"(not measured: {res['error']})"
+    rate = res["appends_per_s"]
+    rows = [
+        "| sink | no fsync: appends/s | `fsync=True`: appends/s |",
+        "| --- | ---: | ---: |",
+        f"| `tc.audit.jsonl(path)` | {rate['jsonl_nofsync']:,} | {rate['jsonl_fsync']:,} |",
+        f"| `tc.audit.sqlite(path)` | {rate['sqlite_nofsync']:,} | {rate['sqlite_fsync']:,} |",
+    ]
+    return "\n".join(rows)
+
+
 def render_page(results: dict[str, Any], template: str, current: str) -> str:
     """Fill ``template``'s ``{{placeholders}}`` from ``results``; keep the kill-switch section."""
     overhead = results.get("overhead", {})
@@ -267,6 +296,8 @@ def render_page(results: dict[str, Any], template: str, current: str) -> str:
         "threads_table": lambda: scaling_threads_table(scaling),
         "asyncio_table": lambda: scaling_asyncio_table(scaling),
         "resilience_table": lambda: resilience_table(results.get("resilience", {})),
+        "scan_table": lambda: scan_table(results.get("scan", {})),
+        "audit_table": lambda: audit_table(results.get("audit", {})),
         "kill_switch_section": lambda: _kill_section(current).rstrip("\n"),
     }
 

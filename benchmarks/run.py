@@ -38,7 +38,7 @@ TEMPLATE = HERE / "performance.template.md"
 BENCH_VENV = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "toolchain_sdk" / "bench-venv"
 KILL_SECTION = "## Kill-switch flag check"
 
-SECTIONS = ("overhead", "scaling", "resilience")
+SECTIONS = ("overhead", "scaling", "resilience", "scan", "audit")
 
 OVERHEAD_WORKERS: dict[str, tuple[str, str]] = {
     "core": ("bench_overhead.py", "core"),
@@ -247,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
             "overhead": lambda w: measure_overhead(python, args.rounds, args.chunk, w),
             "scaling": lambda w: measure_scaling(python, w),
             "resilience": lambda w: measure_resilience(python, w),
+            "scan": lambda w: run_script(python, ["bench_scan.py"], w),
+            "audit": lambda w: run_script(python, ["bench_audit.py"], w),
         }
         with tempfile.TemporaryDirectory(prefix="toolchain-bench-") as tmp:
             for section in wanted:

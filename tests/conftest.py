@@ -57,7 +57,11 @@ def store(store_url: str) -> Iterator[ApprovalStore]:
     handle.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """A Playwright ``Browser`` on headless Chromium (Debian's ``chromium``), shared by the session."""
+    """A Playwright ``Browser`` on headless Chromium (Debian's ``chromium``), shared by one test module.
+
+    Not by the session: Playwright's sync API keeps an event loop running on the main thread while
+    it is open, so ``asyncio.run`` (and pytest-asyncio) would fail in every test that ran after it.
+    """
     yield from _browser.launch()

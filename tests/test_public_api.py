@@ -13,8 +13,8 @@ from tests._subproc import ROOT, run_python
 from tests.test_imports import MODULES
 
 PUBLIC_PACKAGES = ["toolchain_sdk", *(f"toolchain_sdk.{p}" for p in (
-    "approval", "approval.store", "fallbacks", "flags", "inventory", "prompts", "redaction", "routing",
-    "tracing"))]  # fmt: skip
+    "approval", "approval.store", "audit", "console", "evals", "fallbacks", "flags", "inventory", "prompts",
+    "redaction", "routing", "tracing"))]  # fmt: skip
 
 
 @pytest.mark.parametrize("name", PUBLIC_PACKAGES)

@@ -120,6 +120,6 @@ class FallbackFailed(ToolchainError):
 class AuditUnavailable(ToolchainError):
     """The audit sink could not record a high-risk call, so the call did not proceed.
 
-    Reserved: the audit trail (``toolchain_sdk.audit``) raises it; until that lands nothing does.
-    It is public now so code that handles it need not change when it does.
+    Raised by ``toolchain_sdk.audit`` sinks (``check()``, ``append()``) and ``audit.write``, chained to
+    the cause; a record that could not be appended is kept in a spool file the message names.
     """

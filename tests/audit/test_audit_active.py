@@ -116,3 +116,40 @@ def test_use_sink_closes_the_sink_it_replaces(tmp_path: Path) -> None:
     audit.use_sink(audit.jsonl(tmp_path / "b.jsonl"))
     assert first._fd is None
     assert json.loads((tmp_path / "a.jsonl").read_text())["seq"] == 1
+
+
+def test_a_custom_sink_without_a_spool_path_spools_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user's sink that only has the five Sink methods is a Sink; what it refuses goes to
+    .toolchain/audit-spool.jsonl and write() raises AuditUnavailable chained to its error."""
+    from toolchain_sdk.errors import AuditUnavailable
+
+    class Refusing:
+        def append(self, record: audit.AuditRecord) -> audit.AuditRecord:
+            """Refuse every record."""
+            raise OSError("disk on fire")
+
+        def check(self) -> None:
+            """Healthy, as far as it knows."""
+
+        def flush(self) -> None:
+            """Nothing buffered."""
+
+        def close(self) -> None:
+            """Nothing held."""
+
+        def describe(self) -> str:
+            """A name for messages."""
+            return "refusing"
+
+    sink = Refusing()
+    assert isinstance(sink, audit.Sink)
+    monkeypatch.chdir(tmp_path)
+    audit.use_sink(sink)
+    record = audit.AuditRecord(surface="s")
+    with pytest.raises(AuditUnavailable, match="refusing") as caught:
+        audit.write(record)
+    assert isinstance(caught.value.__cause__, OSError)
+    spooled = (tmp_path / ".toolchain" / "audit-spool.jsonl").read_text()
+    assert json.loads(spooled)["id"] == record.id

@@ -59,6 +59,7 @@ def test_show_filters_and_prints_json_lines(tmp_path: Path) -> None:
     sink.close()
 
     def shown(*filters: str) -> list[tuple[object, ...]]:
+        """``(seq, surface)`` of the records ``show --json`` prints with these filters."""
         code, out, err = toolchain("audit", "show", str(path), "--json", *filters)
         assert code == 0, err
         return [(r["seq"], r["surface"]) for r in map(json.loads, out.splitlines())]

@@ -140,3 +140,41 @@ def test_a_forked_child_appends_to_the_same_chain(tmp_path: Path) -> None:
     sink.close()
     assert [r.surface for r in audit.read(path)] == ["parent", "child", "parent-again"]
     assert audit.verify(path).status == "intact"
+
+
+def test_spooled_records_can_be_appended_once_the_chain_works_again(tmp_path: Path) -> None:
+    """The docs' recipe: records read back from the spool file append to the chain, which verifies."""
+    path = tmp_path / "audit.jsonl"
+    path.mkdir()
+    audit.use_sink(audit.jsonl(path))
+    lost = [audit.AuditRecord(surface="s", input={"n": n}) for n in range(3)]
+    for record in lost:
+        with pytest.raises(AuditUnavailable):
+            audit.write(record)
+    path.rmdir()
+    sink = audit.jsonl(path)
+    for record in audit.read(tmp_path / "audit.jsonl.spool.jsonl"):
+        sink.append(record)
+    sink.close()
+    assert [r.id for r in audit.read(path)] == [r.id for r in lost]
+    assert audit.verify(path).status == "intact"
+
+
+def test_a_writer_stuck_holding_the_lock_makes_the_append_fail_not_hang(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When another holder keeps PATH.lock past the timeout, append raises AuditUnavailable."""
+    import fcntl
+
+    import toolchain_sdk.audit._jsonl as jsonl_module
+
+    monkeypatch.setattr(jsonl_module, "LOCK_TIMEOUT_S", 0.2)
+    path = tmp_path / "audit.jsonl"
+    sink = audit.jsonl(path)
+    sink.append(audit.AuditRecord())
+    with open(tmp_path / "audit.jsonl.lock", "w") as other:  # a separate open file: a separate lock
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX)
+        with pytest.raises(AuditUnavailable, match="stayed locked"):
+            sink.append(audit.AuditRecord())
+    sink.append(audit.AuditRecord())
+    assert audit.verify(path).records == 2

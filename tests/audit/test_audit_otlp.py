@@ -38,7 +38,10 @@ def test_an_exporter_that_cannot_be_built_makes_check_and_append_fail() -> None:
     """A provider whose logger cannot be obtained surfaces as AuditUnavailable at check() and append()."""
 
     class Broken(LoggerProvider):
+        """A provider that cannot give a logger."""
+
         def get_logger(self, *args: object, **kwargs: object) -> object:  # type: ignore[override]
+            """Fail as an unconfigured exporter would."""
             raise RuntimeError("no collector configured")
 
     sink = audit.otlp(logger_provider=Broken())

@@ -29,11 +29,13 @@ sink.close()
 
 
 def _env() -> dict[str, str]:
+    """This environment without OTEL_*/TOOLCHAIN_* settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TOOLCHAIN_"))}
     return env
 
 
 def _spawn(code: str, *args: str, stdout: int | None = None) -> subprocess.Popen[str]:
+    """Start ``code`` in a fresh interpreter with ``args``."""
     return subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(code), *args],
         cwd=ROOT,
@@ -111,7 +113,7 @@ def test_a_writer_killed_mid_record_leaves_a_torn_tail_that_repairs(tmp_path: Pa
     repaired = run_cli("audit", "verify", str(path))
     assert repaired.returncode == 0, repaired.stdout + repaired.stderr
     assert "audit.jsonl.torn" in repaired.stdout
-    assert (tmp_path / "audit.jsonl.torn").read_bytes().startswith(b'{"schema":1')
+    assert (tmp_path / "audit.jsonl.torn").read_bytes().startswith(b'{"action":null,')  # the half-written record
     assert [r.seq for r in audit.read(path)] == [1, 2, 3, 4, 5, 6]
 
 

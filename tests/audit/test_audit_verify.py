@@ -96,17 +96,23 @@ def test_deleting_the_first_record_is_caught(tmp_path: Path, key: str | None) ->
     assert (result.status, result.problem, result.line, result.record_id) == ("tampered", "deleted", 1, records[1].id)
 
 
-def test_an_inserted_record_is_named(tmp_path: Path, key: str | None) -> None:
-    """A copy of a record inserted between lines 2 and 3 is named as line 3 (the inserted line)."""
+@pytest.mark.parametrize(("copied", "at"), [(4, 2), (1, 2), (0, 4)], ids=["later", "adjacent", "earlier"])
+def test_an_inserted_copy_is_named(tmp_path: Path, key: str | None, copied: int, at: int) -> None:
+    """A copy of a record inserted anywhere (of a later one, right after itself, of an earlier one)
+    is named as inserted at its own line, with the line of the original."""
     path = tmp_path / "audit.jsonl"
     records = build_chain(path)
     rows = lines(path)
-    rows.insert(2, rows[4])
+    rows.insert(at, rows[copied])
     write_lines(path, rows)
     result = audit.verify(path)
-    assert (result.status, result.line) == ("tampered", 3)
-    assert result.record_id == records[4].id
-    assert result.problem in ("inserted", "reordered")
+    assert (result.status, result.problem, result.line, result.record_id) == (
+        "tampered",
+        "inserted",
+        at + 1,
+        records[copied].id,
+    )
+    assert "a copy of audit.jsonl line" in result.message
 
 
 def test_a_forged_record_chained_in_is_named_as_inserted(tmp_path: Path) -> None:

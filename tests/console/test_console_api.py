@@ -183,7 +183,12 @@ def test_flags_kill_allow_restore(console: Console, spec: dict[str, Any]) -> Non
 
 @pytest.mark.parametrize(
     "body",
-    [{"pattern": "x"}, {"pattern": "x", "reason": " "}, {"reason": "why"}, {"pattern": "x", "reason": "r", "ttl": "soon"}],
+    [
+        {"pattern": "x"},
+        {"pattern": "x", "reason": " "},
+        {"reason": "why"},
+        {"pattern": "x", "reason": "r", "ttl": "soon"},
+    ],
 )
 def test_bad_flag_changes_are_422(console: Console, body: dict[str, object]) -> None:
     """A missing reason or pattern, or a TTL that is not a duration, is 422 and changes nothing."""

@@ -134,7 +134,9 @@ def test_a_reviewer_approves_in_the_browser_and_the_call_proceeds(browser: Any, 
     assert any(r["kind"] == "approval_decision" and r["actor"] == "alice" for r in decisions)
 
 
-def test_a_reviewer_denies_in_the_browser_and_the_call_fails_closed(browser: Any, audited: tuple[Console, Path]) -> None:
+def test_a_reviewer_denies_in_the_browser_and_the_call_fails_closed(
+    browser: Any, audited: tuple[Console, Path]
+) -> None:
     """A denial in the page makes the waiting call raise ApprovalDenied; the span names the reviewer."""
     console, chain = audited
     result, rid = decide_in_browser(browser, console, chain, "deny", "order 18")
@@ -155,7 +157,7 @@ def test_a_reviewer_edits_the_output_in_the_browser(browser: Any, audited: tuple
 
 def test_a_script_argument_is_shown_as_text_in_the_browser(browser: Any, audited: tuple[Console, Path]) -> None:
     """`<script>alert(1)</script>` as an argument is displayed verbatim and never runs."""
-    console, chain = audited
+    console, _chain = audited
     page = login(browser, console, "alice")
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))

@@ -1,4 +1,4 @@
-"""`toolchain console` and `toolchain console users ...` as real subprocesses: tokens, hashes, exit codes, binding rules."""
+"""`toolchain console` and `toolchain console users ...` in real subprocesses: tokens, hashes, exit codes, binding."""
 
 from __future__ import annotations
 

@@ -142,7 +142,7 @@ def test_the_same_origin_post_with_csrf_decides(console: Console) -> None:
     answer = client.post("/approvals/sameorigin/decide", headers={"Origin": console.url}, data={
         "action": "deny", "reason": "not today", "subject_sha256": "a" * 64, "csrf": csrf_of(client),
         "by": "mallory"})  # fmt: skip
-    assert answer.status_code == 200, answer.text
+    assert answer.status_code == 303 and answer.headers["location"] == "/inbox?decided=sameorigin", answer.text
     record = open_store(console.store).get("sameorigin")
     assert record is not None and record.status == "denied"
     assert record.decision is not None and record.decision.by == "alice"  # never a form field
@@ -300,3 +300,26 @@ def test_sessions_end_at_their_maximum_age_even_when_used(tmp_path: Path) -> Non
     while store.find(session.id) is not None:
         assert time.monotonic() < deadline
         time.sleep(0.05)
+
+
+@pytest.mark.parametrize("change", ["timeout", "decided", "other hash"])
+def test_a_stale_page_cannot_decide(console: Console, change: str) -> None:
+    """A form shown before the request timed out, was decided elsewhere, or changed is refused with 409."""
+    rid = f"stale-{change.replace(' ', '-')}"
+    submit(console, rid)
+    client = console.login("alice")
+    csrf = csrf_of(client)
+    store = open_store(console.store)
+    shown = "a" * 64
+    if change == "timeout":
+        store.close_request(rid, "timeout", reason="no decision before it expired")
+    elif change == "decided":
+        store.decide(store.get(rid).request.deny(by="bob", reason="cli"))  # type: ignore[union-attr]
+    else:
+        shown = "f" * 64  # what an out-of-date page showed
+    answer = client.post(f"/approvals/{rid}/decide", data={"action": "approve", "reason": "ok",
+                         "subject_sha256": shown, "csrf": csrf})  # fmt: skip
+    assert answer.status_code == 409
+    assert 'class="error"' in answer.text
+    record = store.get(rid)
+    assert record is not None and record.status != "approved"

@@ -117,11 +117,14 @@ class Project:
     """
 
     def __init__(self, root: Path, *, routed: bool = False) -> None:
+        """Write the module, the checks, the configuration, the prompts (greet@1, greet@2; production -> 1)."""
         self.root = root
         self.module = f"evbot{next(_COUNTER)}_{abs(hash(root)) % 10**6}"
         self.checks = f"{self.module}_checks"
         self.prefix = self.module
-        (root / f"{self.module}.py").write_text(textwrap.dedent(BOT).format(p=self.prefix, route=', route="replies"' if routed else ""), encoding="utf-8")
+        (root / f"{self.module}.py").write_text(
+            textwrap.dedent(BOT).format(p=self.prefix, route=', route="replies"' if routed else ""), encoding="utf-8"
+        )
         (root / f"{self.checks}.py").write_text(textwrap.dedent(CHECKS), encoding="utf-8")
         (root / "toolchain.toml").write_text(CONFIG, encoding="utf-8")
         prompts = root / "prompts"
@@ -132,18 +135,22 @@ class Project:
         (root / "evals").mkdir()
 
     def write_prompt(self, name: str, version: str, text: str) -> Path:
+        """Write ``prompts/<name>@<version>.md``."""
         path = self.root / "prompts" / f"{name}@{version}.md"
         path.write_text(text + "\n", encoding="utf-8")
         return path
 
     def label(self, name: str, label: str, version: str) -> None:
+        """Write a ``prompts.lock`` with one label (no locked hashes, so nothing is checked for drift)."""
         lock = {"format": 1, "labels": {name: {label: version}}, "prompts": {}}
         (self.root / "prompts" / "prompts.lock").write_text(json.dumps(lock, indent=2) + "\n", encoding="utf-8")
 
     def target(self, function: str) -> str:
+        """``module:function`` of one of the project's functions."""
         return f"{self.module}:{function}"
 
     def surface(self, function: str) -> str:
+        """The surface name of one of the project's functions."""
         return f"{self.prefix}.{function}"
 
     def eval_file(self, name: str, body: str, *, function: str = "reply") -> Path:
@@ -153,8 +160,8 @@ class Project:
         return path
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
+@pytest.fixture(name="project")
+def project_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
     """A project in ``tmp_path``, the current directory and first on the import path for the test."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))

@@ -26,6 +26,7 @@ def checks_module() -> Iterator[str]:
     module.fine = lambda out, case: (True, "")  # type: ignore[attr-defined]
 
     def broken(out: object, case: Case) -> bool:
+        """A check that raises."""
         raise ValueError("checker bug")
 
     module.broken = broken  # type: ignore[attr-defined]
@@ -36,6 +37,7 @@ def checks_module() -> Iterator[str]:
 
 
 def run(spec: dict[str, object], output: object, functions: dict[str, object] | None = None) -> Checked:
+    """Check ``output`` against one assertion given as in a file."""
     assertion = Assertion.model_validate(spec)
     return check(assertion, output, CASE, functions or {})  # type: ignore[arg-type]
 
@@ -104,6 +106,7 @@ def test_no_pii_fails_on_personal_data_and_secrets_without_repeating_them(text: 
     """no_pii uses the redaction detectors; the reason names what was found and where, never the value."""
     result = run({"no_pii": True}, text)
     assert not result.passed
+    assert label in result.reason.lower() and " at " in result.reason  # the detector's label and the position
     assert "ana.lopez" not in result.reason and "4111" not in result.reason and "sk-proj" not in result.reason
 
 
@@ -112,11 +115,13 @@ def test_python_checks_return_bool_score_or_reason(checks_module: str) -> None:
     from toolchain_sdk.evals import load_callable
 
     def fns(*names: str) -> dict[str, object]:
+        """The named checks, loaded."""
         return {f"{checks_module}:{n}": load_callable(f"{checks_module}:{n}") for n in names}
 
     functions = fns("polite", "score", "low", "explained", "fine", "broken", "weird")
 
     def py(name: str, output: object = "please wait", **extra: object) -> Checked:
+        """Run one named check."""
         return run({"python": f"{checks_module}:{name}", **extra}, output, functions)
 
     assert py("polite").passed and not py("polite", "wait").passed

@@ -25,6 +25,7 @@ CASE = "cases:\n  - id: hello\n    input: {ticket: {id: T-1, body: hi}}\n    ass
 
 
 def git(cwd: Path, *args: str) -> str:
+    """Run git in ``cwd`` with a fixed identity and no user or system config."""
     proc = subprocess.run(
         ["git", "-c", "init.defaultBranch=main", "-c", "protocol.file.allow=always", *args],
         cwd=cwd, capture_output=True, text=True, env={**os.environ, **GIT_ENV}, check=True,
@@ -130,7 +131,9 @@ def test_an_eval_file_that_changed_selects_itself(repo: Project) -> None:
     code, files, out = changed(repo)
     assert code == 0, out
     assert files == ["evals/fresh.yaml", "evals/status.yaml"]
-    assert "selected evals/status.yaml: eval file changed" in out and "selected evals/fresh.yaml: eval file is new" in out
+    assert (
+        "selected evals/status.yaml: eval file changed" in out and "selected evals/fresh.yaml: eval file is new" in out
+    )
 
 
 def test_a_missing_ref_exits_2_with_a_hint_to_fetch_it(repo: Project) -> None:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from tests._subproc import run_cli
-from tests.evals._project import Project, project  # noqa: F401 - the fixture
+from tests.evals._project import Project, project_fixture  # noqa: F401 - the `project` fixture
 
 PASSING = """\
 cases:
@@ -19,6 +19,7 @@ cases:
 
 
 def _eval(project: Project, *args: str) -> tuple[int, str, str]:
+    """Run ``toolchain eval ARGS`` in the project: exit status, stdout, stderr."""
     proc = run_cli("eval", *args, cwd=project.root)
     return proc.returncode, proc.stdout, proc.stderr
 
@@ -35,7 +36,8 @@ def test_a_passing_run_exits_0_prints_the_table_and_writes_the_default_json(proj
     assert results["exit_status"] == 0
     [case] = results["cases"]
     assert {k: case[k] for k in ("file", "case", "key", "prompt", "status", "score")} == {
-        "file": "evals/reply.yaml", "case": "hello", "key": "hello", "prompt": "greet@1", "status": "pass", "score": 1.0,
+        "file": "evals/reply.yaml", "case": "hello", "key": "hello", "prompt": "greet@1",
+        "status": "pass", "score": 1.0,
     }  # fmt: skip
     assert [a["kind"] for a in case["assertions"]] == ["contains", "regex"]
     [file] = results["files"]
@@ -44,11 +46,11 @@ def test_a_passing_run_exits_0_prints_the_table_and_writes_the_default_json(proj
 
 def test_a_failing_case_exits_1_with_its_reason(project: Project) -> None:
     """A case that fails its assertion fails the file (threshold 1.0): exit 1, the reason in the table."""
-    project.eval_file("reply", PASSING.replace("contains: Hello", "contains: Goodbye"))
+    project.eval_file("reply", PASSING.replace("contains: Hello", 'contains: "[bold]Goodbye"'))
     out_json = project.root / "out" / "r.json"
     code, out, err = _eval(project, "evals/reply.yaml", "--json-out", str(out_json))
     assert code == 1, out + err
-    assert "does not contain 'Goodbye'" in out and "BELOW THRESHOLD" in out
+    assert "does not contain '[bold]Goodbye'" in out and "BELOW THRESHOLD" in out  # shown as written, not as markup
     assert json.loads(out_json.read_text())["cases"][0]["status"] == "fail"
     assert not (project.root / ".toolchain/evals/last-run.json").exists()
 

@@ -60,13 +60,14 @@ assert = [
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:
+    """Write ``text`` to ``tmp_path/name``."""
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return path
 
 
 def test_the_issue_example_loads_and_its_toml_twin_is_the_same(tmp_path: Path) -> None:
-    """The YAML of the issue and its TOML twin give the same eval file: every case × version, each assertion."""
+    """The YAML of the issue and its TOML twin give the same eval file: each case per version, every assertion."""
     from_yaml = load_eval_file(_write(tmp_path, "refund.yaml", YAML))
     from_toml = load_eval_file(_write(tmp_path, "refund.toml", TOML))
     assert from_yaml.model_dump(exclude={"path"}) == from_toml.model_dump(exclude={"path"})
@@ -86,9 +87,18 @@ def test_the_issue_example_loads_and_its_toml_twin_is_the_same(tmp_path: Path) -
 @pytest.mark.parametrize(
     ("case_yaml", "expected"),
     [
-        ("  - id: a\n    assert: [{regex: '('}]\n", "case 'a' (cases[0]), field assert[0].regex: regex: '(' is not a valid"),
-        ("  - id: b\n    assert: [{contain: x}]\n", "case 'b' (cases[0]), field assert[0]: an assertion names exactly one"),
-        ("  - id: c\n    assert: [{max_chars: -1}]\n", "case 'c' (cases[0]), field assert[0].max_chars: max_chars: give"),
+        (
+            "  - id: a\n    assert: [{regex: '('}]\n",
+            "case 'a' (cases[0]), field assert[0].regex: regex: '(' is not a valid",
+        ),
+        (
+            "  - id: b\n    assert: [{contain: x}]\n",
+            "case 'b' (cases[0]), field assert[0]: an assertion names exactly one",
+        ),
+        (
+            "  - id: c\n    assert: [{max_chars: -1}]\n",
+            "case 'c' (cases[0]), field assert[0].max_chars: max_chars: give",
+        ),
         ("  - id: d\n    assert: []\n", "case 'd' (cases[0]), field assert: Tuple should have at least 1 item"),
         ("  - id: e\n    assert: [{no_pii: false}]\n", "field assert[0].no_pii: no_pii: write `no_pii: true`"),
         ("  - id: f\n    assert: [{python: not-a-ref}]\n", "field assert[0].python: python: name a callable"),

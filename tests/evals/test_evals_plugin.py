@@ -1,4 +1,4 @@
-"""The pytest plugin, run with pytester: eval files become modules, case × prompt version become tests."""
+"""The pytest plugin, run with pytester: eval files become modules, each case with each prompt version becomes tests."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ PLUGIN_ARGS = () if REGISTERED else ("-p", "toolchain_sdk.evals._plugin")  # a s
 
 
 def _project(pytester: pytest.Pytester) -> Project:
+    """A project with two eval files and two YAML files that are not eval files."""
     project = Project(pytester.path)
     project.eval_file("reply", """\
         prompts: [greet@1, greet@2]
@@ -38,7 +39,7 @@ def test_the_plugin_is_registered_through_pytest11() -> None:
 
 
 def test_each_case_and_prompt_version_is_one_test_and_other_yaml_is_not_collected(pytester: pytest.Pytester) -> None:
-    """`pytest evals/` collects eval files by content only: reply.yaml × 2 versions and refund.yaml's case."""
+    """`pytest evals/` collects eval files by content only: reply.yaml with 2 versions and refund.yaml's case."""
     _project(pytester)
     result = pytester.runpytest_subprocess(*PLUGIN_ARGS, "evals", "--collect-only", "-q")
     ids = sorted(line for line in result.outlines if "::" in line)
@@ -73,5 +74,7 @@ def test_a_broken_eval_file_is_a_collection_error_naming_the_field(pytester: pyt
     project.eval_file("bad", "cases:\n  - id: a\n    assert: [{max_chars: many}]\n")
     result = pytester.runpytest_subprocess(*PLUGIN_ARGS, "evals")
     assert result.ret == pytest.ExitCode.INTERRUPTED
-    assert "evals/bad.yaml: case 'a' (cases[0]), field assert[0].max_chars: max_chars: give a whole" in result.stdout.str()
+    assert (
+        "evals/bad.yaml: case 'a' (cases[0]), field assert[0].max_chars: max_chars: give a whole" in result.stdout.str()
+    )
     assert "Traceback" not in result.stdout.str()

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 
-from tests.evals._project import Project, project  # noqa: F401 - the fixture
+from tests.evals._project import Project, project_fixture  # noqa: F401 - the `project` fixture
 from toolchain_sdk import semconv
+from toolchain_sdk._core.call import PROMPT_OVERRIDE
 from toolchain_sdk.errors import ConfigError
 from toolchain_sdk.evals import FileResult, load_eval_file, prepare, run_plans
+from toolchain_sdk.prompts import resolve
 from toolchain_sdk.testing import SpanRecorder
 
 
 def _run(project: Project, name: str, body: str, function: str = "reply", **kw: object) -> FileResult:
+    """Write, prepare and run one eval file of the project."""
     plan = prepare(load_eval_file(project.eval_file(name, body, function=function)))
     [result] = run_plans([plan], **kw)  # type: ignore[arg-type]
     return result
@@ -177,7 +182,8 @@ def test_approve_as_approves_on_the_record(project: Project, spans: SpanRecorder
 def test_jobs_run_cases_concurrently_with_the_same_results(project: Project) -> None:
     """--jobs 4 gives the same results, in file order, as one at a time."""
     body = "prompts: [greet@1, greet@2]\ncases:\n" + "".join(
-        f"  - id: c{i}\n    input: {{ticket: {{id: T{i}, body: b{i}}}}}\n    assert: [{{contains: b{i}}}, {{contains: Please}}]\n"
+        f"  - id: c{i}\n    input: {{ticket: {{id: T{i}, body: b{i}}}}}\n"
+        f"    assert: [{{contains: b{i}}}, {{contains: Please}}]\n"
         for i in range(6)
     )
     plan = prepare(load_eval_file(project.eval_file("many", body)))
@@ -210,7 +216,25 @@ def test_an_unknown_target_is_a_config_error(project: Project, target: str, mess
 def test_an_unknown_prompt_version_or_bad_input_is_a_config_error(project: Project) -> None:
     """A listed version that does not exist, or an input that does not fit its parameter, fails before any run."""
     with pytest.raises(ConfigError, match=r"evals/v9.yaml: prompts: unknown prompt greet@9"):
-        prepare(load_eval_file(project.eval_file("v9", "prompts: [greet@9]\ncases:\n  - id: a\n    assert: [{contains: x}]\n")))
+        prepare(
+            load_eval_file(
+                project.eval_file("v9", "prompts: [greet@9]\ncases:\n  - id: a\n    assert: [{contains: x}]\n")
+            )
+        )
     bad_input = "cases:\n  - id: typed\n    input: {ticket: {id: T}}\n    assert: [{contains: x}]\n"
     with pytest.raises(ConfigError, match=r"evals/typed.yaml: case 'typed': input.ticket.body: Field required"):
         prepare(load_eval_file(project.eval_file("typed", bad_input)))
+
+
+def test_the_prompt_override_is_scoped_to_its_surface_and_its_run(project: Project) -> None:
+    """After the run, and for any other surface during one, calls use the surface's own prompt version."""
+    result = _run(project, "v2", "prompts: [greet@2]\ncases:\n  - id: a\n    input: {ticket: {id: T, body: x}}\n"
+                                 "    assert: [{contains: Please}]\n")  # fmt: skip
+    assert [c.status for c in result.cases] == ["pass"]
+    bot = importlib.import_module(project.module)
+    assert bot.reply(bot.Ticket("T", "x")).startswith("Hello! x")
+    token = PROMPT_OVERRIDE.set(("some.other_surface", resolve("greet@2", project.root / "prompts")))
+    try:
+        assert bot.reply(bot.Ticket("T", "x")).startswith("Hello! x")
+    finally:
+        PROMPT_OVERRIDE.reset(token)

@@ -32,7 +32,7 @@ def _inventory(*args: str, config: str) -> str:
 
 
 def test_json_has_the_documented_shape(no_config: str) -> None:
-    """--format json: surfaces, unmanaged {file, line, library, call}, errors {file, line, message}, generated_at, paths."""
+    """--format json: surfaces, unmanaged {file, line, library, call}, errors {file, line, message}, time, paths."""
     doc = json.loads(_inventory("--format", "json", config=no_config))
     assert set(doc) == {"surfaces", "unmanaged", "errors", "generated_at", "paths"}
     assert doc["paths"] == [SHOWN]
@@ -41,7 +41,8 @@ def test_json_has_the_documented_shape(no_config: str) -> None:
     assert doc["errors"] == [{"file": f"{SHOWN}/broken.py", "line": doc["errors"][0]["line"],
                               "message": doc["errors"][0]["message"]}]  # fmt: skip
     refund = next(s for s in doc["surfaces"] if s["surface"] == "support.refund_reply")
-    assert {k: refund[k] for k in ("file", "line", "owner", "risk", "prompt_version", "approval", "audit", "source")} == {
+    keys = ("file", "line", "owner", "risk", "prompt_version", "approval", "audit", "source")
+    assert {k: refund[k] for k in keys} == {
         "file": f"{SHOWN}/support/replies.py", "line": line_of("support/replies.py", "@tc.governed_call("),
         "owner": "support-platform", "risk": "high", "prompt_version": "3", "approval": "before", "audit": "jsonl",
         "source": "static",
@@ -102,7 +103,8 @@ def test_check_exits_1_with_one_line_per_violation(no_config: str) -> None:
     assert run.returncode == 1, run.stderr
     lines = run.stdout.splitlines()
     assert len(lines) == 14  # 2 dynamic-control, owner, medium kill switch, full capture, 9 unmanaged
-    want = f"{SHOWN}/support/replies.py:{line_of('support/replies.py', '@tc.governed_call(')}: support.refund_reply: full-capture-high-risk: "
+    line = line_of("support/replies.py", "@tc.governed_call(")
+    want = f"{SHOWN}/support/replies.py:{line}: support.refund_reply: full-capture-high-risk: "
     assert any(line.startswith(want) for line in lines)
     assert "not parsed" in run.stderr
 
@@ -205,3 +207,23 @@ def test_an_import_that_fails_exits_2(tmp_path: Path) -> None:
     """--import of a module that does not exist is a usage error."""
     run = run_cli("inventory", "--import", "no_such_module_xyz", "--config", str(DATA / "README.md"), cwd=tmp_path)
     assert run.returncode == 2
+
+
+def test_a_path_that_does_not_exist_is_a_usage_error(no_config: str) -> None:
+    """A mistyped path exits 2 (a gate that scanned nothing must not pass)."""
+    run = run_cli("check", "no/such/dir", "--config", no_config)
+    assert run.returncode == 2 and "no/such/dir" in run.stderr
+
+
+def test_import_asks_the_process_for_its_audit_sink(tmp_path: Path) -> None:
+    """TOOLCHAIN_AUDIT is invisible to the scan (audit none) but the live registry's process has it (jsonl)."""
+    module = "import toolchain_sdk as tc\n@tc.governed_call('a.s', owner='o', fallback=print)\ndef f():\n    pass\n"
+    write(tmp_path, {"toolchain.toml": "", "aud_mod.py": module})
+    env = {"TOOLCHAIN_AUDIT": str(tmp_path / "audit.jsonl")}
+    static = run_cli("inventory", ".", "--format", "json", "--config", "toolchain.toml", cwd=tmp_path, env=env)
+    live = run_cli("inventory", "--import", "aud_mod", "--format", "json", "--config", "toolchain.toml",
+                   cwd=tmp_path, env=env)  # fmt: skip
+    assert live.returncode == 0, live.stderr
+    (s,), (i,) = json.loads(static.stdout)["surfaces"], json.loads(live.stdout)["surfaces"]
+    assert (s["audit"], s["source"], s["fallback"]) == ("none", "static", "builtins.print")
+    assert (i["audit"], i["source"], i["fallback"]) == ("jsonl", "import", "builtins.print")

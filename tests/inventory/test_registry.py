@@ -22,7 +22,7 @@ def test_a_decorated_function_records_its_file_line_and_qualified_name() -> None
     spec = get_surface("reg.method")
     assert spec is not None
     assert spec.file == __file__
-    lines, start = inspect.getsourcelines(Desk)
+    _, start = inspect.getsourcelines(Desk)
     assert spec.line == start + 1  # the decorator's line
     assert spec.function == "test_a_decorated_function_records_its_file_line_and_qualified_name.<locals>.Desk.reply"
 

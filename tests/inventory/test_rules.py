@@ -39,7 +39,8 @@ def test_a_fully_controlled_high_risk_surface_passes(tmp_path: Path) -> None:
     ("code", "rule"),
     [
         ("@tc.governed_call('x.s')\ndef f():\n    pass\n", "owner-required"),
-        (GOOD_HIGH.replace("approval=tc.approval.require(when='after')", "approval=None") + AUDIT, "high-risk-approval"),
+        (GOOD_HIGH.replace("approval=tc.approval.require(when='after')", "approval=None") + AUDIT,
+         "high-risk-approval"),
         (GOOD_HIGH.replace("approval=tc.approval.require(when='after')",
                            "approval=tc.approval.not_required(reason='r')") + AUDIT, "high-risk-approval"),
         (GOOD_HIGH.replace("fallback=fb, ", "kill_flag='x.off', ") + AUDIT, "high-risk-kill-switch"),
@@ -139,3 +140,13 @@ def test_the_rule_names_are_the_documented_ones() -> None:
         "owner-required", "high-risk-approval", "high-risk-kill-switch", "high-risk-pinned-prompt",
         "high-risk-audit", "medium-risk-kill-switch", "full-capture-high-risk", "unmanaged-call", "dynamic-control",
     ])  # fmt: skip
+
+
+def test_a_scan_leaves_the_configuration_in_force_alone(tmp_path: Path) -> None:
+    """Reading toolchain.toml for the sheet does not make it the process's configuration (only --import does)."""
+    from toolchain_sdk.routing import loaded_config
+
+    before = loaded_config()
+    root = _project(tmp_path, GOOD_HIGH + AUDIT, '[policy]\ndisable = ["owner-required"]\n')
+    control_sheet([root / "app"], config=root / "toolchain.toml", workers=1)
+    assert loaded_config() is before

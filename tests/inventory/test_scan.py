@@ -35,9 +35,11 @@ def test_file_line_and_qualified_function_of_each_form() -> None:
     expect = {
         "sales.pitch": ("sales.py", line_of("sales.py", '@gc("sales.pitch"'), "Assistant.pitch"),
         "sales.classify": ("sales.py", line_of("sales.py", '@gc("sales.classify"'), "Assistant.classify"),
-        "sales.static_answer": ("sales.py", line_of("sales.py", "toolchain_sdk.governed_call("), "Assistant.static_answer"),
+        "sales.static_answer": ("sales.py", line_of("sales.py", "toolchain_sdk.governed_call("),
+                                "Assistant.static_answer"),
         "sales.security_answer": ("sales.py", line_of("sales.py", "async with governed("), "security_answer"),
-        "support.refund_reply": ("support/replies.py", line_of("support/replies.py", "@tc.governed_call("), "draft_refund_reply"),
+        "support.refund_reply": ("support/replies.py", line_of("support/replies.py", "@tc.governed_call("),
+                                 "draft_refund_reply"),
     }  # fmt: skip
     for surface, (file, line, function) in expect.items():
         row = rows[surface]
@@ -113,16 +115,17 @@ def test_a_file_that_does_not_parse_is_listed_and_the_scan_goes_on() -> None:
 
 
 def test_parallel_scan_finds_what_the_serial_scan_finds(tmp_path: Path) -> None:
-    """Parsed by a process pool (enough files pass the pre-filter to use one), the results equal the in-process scan's."""
+    """Parsed by a process pool (enough files pass the pre-filter), the results equal the in-process scan's."""
     files = {"pkg/__init__.py": "", "pkg/names.py": 'OWNER = "team-x"\n'}
     for i in range(260):
         files[f"pkg/m{i:03d}.py"] = (
             "import toolchain_sdk as tc\nfrom openai import OpenAI\nfrom pkg.names import OWNER\nc = OpenAI()\n"
             f'@tc.governed_call("s.n{i}", owner=OWNER)\ndef f():\n    return c.chat.completions.create()\n'
             "def g():\n    return c.embeddings.create()\n"
-            if i % 5 == 0 else f"import toolchain_sdk as tc\n\ndef plain_{i}(x):\n    return x + {i}\n"
+            if i % 5 == 0 else f"# governed elsewhere\ndef plain_{i}(x):\n    return x + {i}\n"
         )  # fmt: skip
     write(tmp_path, files)
+    assert scan_paths([tmp_path], workers=2).workers == 2  # every file passes the pre-filter: the pool parses them
     serial = control_sheet([tmp_path], workers=1, config=None)
     parallel = control_sheet([tmp_path], workers=2, config=None)
     assert [r.to_json() for r in parallel.surfaces] == [r.to_json() for r in serial.surfaces]
@@ -174,3 +177,36 @@ def test_any_literal_owner_is_read_back_exactly(tmp_path: Path, owner: str, via_
     write(tmp_path, {"m.py": f"import toolchain_sdk as tc\nOWNER = {owner!r}\n"
                              f"@tc.governed_call('x.h', owner={value})\ndef f():\n    pass\n"})  # fmt: skip
     assert control_sheet([tmp_path], workers=1).surfaces[0].owner == owner
+
+
+def test_surfaces_nested_in_statements_are_found_in_files_without_client_calls(tmp_path: Path) -> None:
+    """With no client library named, only statements are walked: nested defs, blocks in loops/try/if still count."""
+    write(tmp_path, {"m.py": (
+        "import toolchain_sdk as tc\n"
+        "if True:\n    class A:\n        class B:\n            @tc.governed_call('n.deep', owner='o')\n"
+        "            def f(self):\n                pass\n"
+        "def g(items):\n    for i in items:\n        try:\n            with tc.governed('n.loop', owner='o'):\n"
+        "                pass\n        except ValueError:\n            with tc.governed('n.except', owner='o'):\n"
+        "                pass\n"
+    ), "start.py": "import toolchain_sdk as tc\ntc.configure(audit=tc.audit.otlp())\n"})  # fmt: skip
+    rows = {r.surface: r for r in control_sheet([tmp_path], workers=1).surfaces}
+    assert {k: (v.line, v.function) for k, v in rows.items()} == {
+        "n.deep": (5, "A.B.f"), "n.loop": (11, "g"), "n.except": (14, "g")}  # fmt: skip
+    assert {r.audit for r in rows.values()} == {"otlp"}
+
+
+def test_a_call_keeps_its_shape_when_only_some_arguments_are_local(tmp_path: Path) -> None:
+    """require(approver=make(api)) inside a function is still approval 'before'; owner=team stays <dynamic>."""
+    write(tmp_path, {"m.py": (
+        "import toolchain_sdk as tc\n"
+        "def build(api, team):\n"
+        "    @tc.governed_call('x.built', owner=team, risk='high', approval=tc.approval.require(approver=api))\n"
+        "    def f():\n        pass\n"
+        "    @tc.governed_call('x.after', owner='o' + '-' + team,\n"
+        "                      approval=tc.approval.require(when='after', approver=api))\n"
+        "    def g():\n        pass\n"
+    )})  # fmt: skip
+    rows = {r.surface: r for r in control_sheet([tmp_path], workers=1).surfaces}
+    built = rows["x.built"]
+    assert (built.approval, built.owner, built.function) == ("before", DYNAMIC, "build.<locals>.f")
+    assert (rows["x.after"].approval, rows["x.after"].owner) == ("after", DYNAMIC)

@@ -264,7 +264,7 @@ class ApprovalGate:
         arguments = call.recorded_arguments
         trace_id, span_id = _trace_ids(call)
         spec = call.surface.spec
-        prompt = call.surface.prompt
+        prompt = call.prompt  # the version this call uses (an eval run may replace the surface's)
         now = utcnow()
         return ApprovalRequest(
             id=request_id,

@@ -24,7 +24,7 @@ from toolchain_sdk.audit._record import (
     RetrievedDocument,
     Truncation,
 )
-from toolchain_sdk.audit._replay import Replay, ReplayCheck, Resolver, replay
+from toolchain_sdk.audit._replay import Replay, ReplayCheck, ReplayItem, Resolver, replay
 from toolchain_sdk.audit._sink import Sink
 from toolchain_sdk.audit._source import read
 from toolchain_sdk.audit._sqlite import SqliteSink
@@ -39,6 +39,7 @@ __all__ = [
     "RecordKind",
     "Replay",
     "ReplayCheck",
+    "ReplayItem",
     "Resolver",
     "RetrievedDocument",
     "SCHEMA_VERSION",

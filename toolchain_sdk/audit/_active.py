@@ -32,6 +32,7 @@ class _State:
     """The installed sink, and whether ``TOOLCHAIN_AUDIT`` was resolved yet."""
 
     def __init__(self) -> None:
+        """Nothing installed, nothing resolved yet."""
         self.lock = threading.Lock()
         self.sink: Sink | None = None
         self.resolved = False
@@ -53,6 +54,7 @@ def _flush_at_exit() -> None:
 
 
 def _install(sink: Sink | None) -> None:
+    """Set the sink in force (call with the state lock held) and register the exit flush once."""
     _state.sink = sink
     _state.resolved = True
     if sink is not None and not _state.exit_hook:
@@ -99,7 +101,8 @@ def spool(record: AuditRecord, sink: Sink | None) -> str | None:
     """Append ``record`` (unchained) to the first writable spool file; return its path, or ``None``
     when none could be written (then the record is logged at ERROR)."""
     line = json.dumps(record.to_json_dict(), ensure_ascii=False, separators=(",", ":")) + "\n"
-    candidates = [Path(sink.spool_path())] if sink is not None else []
+    own = getattr(sink, "spool_path", None)
+    candidates = [Path(str(own()))] if callable(own) else []
     candidates.append(Path(".toolchain", "audit-spool.jsonl").absolute())
     candidates.append(Path(tempfile.gettempdir(), f"toolchain-audit-spool-{os.getuid()}.jsonl"))
     for path in candidates:
@@ -172,6 +175,7 @@ def append_event(kind: str, **fields: object) -> AuditRecord | None:
 
 
 def _login() -> str | None:
+    """The login name for ``actor``, or ``None`` when the system cannot say."""
     try:
         return getpass.getuser()
     except (OSError, KeyError):

@@ -49,10 +49,12 @@ def parse_since(text: str, *, now: _dt.datetime | None = None) -> _dt.datetime:
 
 
 def _record_time(record: AuditRecord) -> _dt.datetime:
+    """The record's ``time`` as an aware datetime (for ``--since``)."""
     return _dt.datetime.fromisoformat(record.time.replace("Z", "+00:00"))
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
+    """``toolchain audit verify``: print the result; exit 0 intact, 1 tampered, 3 torn."""
     result = verify(args.path, anchor=args.anchor)
     if args.json:
         print(
@@ -80,6 +82,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _selected(args: argparse.Namespace) -> list[AuditRecord]:
+    """The records ``show``'s filters keep, oldest first."""
     since = parse_since(args.since) if args.since else None
     chosen = []
     for record in read(args.path):
@@ -98,6 +101,7 @@ def _selected(args: argparse.Namespace) -> list[AuditRecord]:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
+    """``toolchain audit show``: a rich table, or one stored record per line with ``--json``."""
     records = _selected(args)
     if args.json:
         for record in records:
@@ -142,6 +146,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _load_resolver(spec: str) -> Resolver:
+    """Import the ``module:function`` given to ``--resolver`` (the working directory is importable)."""
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         raise ConfigError(f"--resolver {spec!r}: write module:function (e.g. myapp.search:document_sha256)")
@@ -159,6 +164,7 @@ def _load_resolver(spec: str) -> Resolver:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
+    """``toolchain audit replay``: print the report; exit 1 (listing the parts on stderr) when one no longer matches."""
     if (args.record_id is None) == (args.trace_id is None):
         raise ConfigError("toolchain audit replay: give a RECORD_ID or --trace-id ID (exactly one)")
     resolver = _load_resolver(args.resolver) if args.resolver else None

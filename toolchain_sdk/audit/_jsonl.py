@@ -9,6 +9,7 @@ and the chain continues from the last intact record.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -25,6 +26,10 @@ __all__ = ["JsonlSink"]
 
 _RETRY_AFTER_S = 1.0
 """How long ``check()`` trusts a failure before probing the file again."""
+LOCK_TIMEOUT_S = 30.0
+"""How long an append waits for another writer's lock before giving up (``AuditUnavailable``)."""
+_MIN_FREE_BYTES = 1 << 20
+"""``check()`` reports a full disk below this much free space."""
 
 
 class _Tail:
@@ -33,6 +38,7 @@ class _Tail:
     __slots__ = ("hash", "inode", "seq", "size")
 
     def __init__(self, inode: int, size: int, seq: int, hash_: str) -> None:
+        """Remember the settings; nothing is opened until the first append or check."""
         self.inode = inode
         self.size = size
         self.seq = seq
@@ -50,6 +56,7 @@ class JsonlSink:
     """
 
     def __init__(self, path: str | os.PathLike[str], *, fsync: bool = False, max_bytes: int | None = None) -> None:
+        """Remember the settings; nothing is opened until the first append or check."""
         self.path = Path(path).absolute()
         self.fsync = fsync
         self.max_bytes = max_bytes
@@ -69,11 +76,13 @@ class JsonlSink:
         return str(_segments.spool_path(self.path))
 
     def __repr__(self) -> str:
+        """The sink as its constructor call."""
         return f"JsonlSink({str(self.path)!r}, fsync={self.fsync}, max_bytes={self.max_bytes})"
 
     # file handles -------------------------------------------------------------------------------
 
     def _forget_handles(self) -> None:
+        """Close the file and lock handles and forget the cached tail (the next append reopens)."""
         for fd in (self._fd, self._lock_fd):
             if fd is not None:
                 with contextlib.suppress(OSError):
@@ -127,6 +136,7 @@ class JsonlSink:
         return _Tail(stat.st_ino, end, seq, hash_)
 
     def _previous_segment_tail(self) -> tuple[int, str]:
+        """The last record's ``seq`` and ``hash`` in the newest rotated segment (genesis when there is none)."""
         files = [p for p in _segments.chain_files(self.path) if p != self.path]
         if not files:
             return 0, GENESIS
@@ -169,7 +179,7 @@ class JsonlSink:
             try:
                 self._open()
                 assert self._lock_fd is not None
-                fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+                _lock_file(self._lock_fd, self.path)
                 try:
                     chained = self._append_locked(record, key)
                 finally:
@@ -185,6 +195,7 @@ class JsonlSink:
             return chained
 
     def _append_locked(self, record: AuditRecord, key: bytes | None) -> AuditRecord:
+        """Chain and write one record, rotating first when it would pass ``max_bytes`` (call with both locks held)."""
         fd = self._current_fd()
         stat = os.fstat(fd)
         tail = self._tail
@@ -202,8 +213,8 @@ class JsonlSink:
         return chained
 
     def check(self) -> None:
-        """Raise ``AuditUnavailable`` if the file cannot be opened for appending, or an append
-        failed within the last second; otherwise return at once (the handle is kept open)."""
+        """Raise ``AuditUnavailable`` if the file cannot be opened for appending, its disk has less than
+        1 MiB free, or an append failed within the last second (the handle is kept open)."""
         with self._lock:
             failure = self._failure
             if failure is not None and time.monotonic() - failure[0] < _RETRY_AFTER_S:
@@ -211,10 +222,14 @@ class JsonlSink:
                 raise AuditUnavailable(f"the audit chain {self.path} cannot be written: {cause}") from cause
             try:
                 self._open()
+                assert self._fd is not None
                 if failure is not None:
                     self._current_fd()
                     if not os.access(self.path, os.W_OK):
                         raise PermissionError(f"{self.path} is not writable")
+                space = os.fstatvfs(self._fd)
+                if space.f_bavail * space.f_frsize < _MIN_FREE_BYTES:
+                    raise OSError(errno.ENOSPC, f"no space left on the device holding {self.path}")
             except OSError as exc:
                 self._failure = (time.monotonic(), exc)
                 self._forget_handles()
@@ -228,6 +243,30 @@ class JsonlSink:
         """Close the file and lock handles (a later append reopens them)."""
         with self._lock:
             self._forget_handles()
+
+
+def _lock_file(fd: int, path: Path) -> None:
+    """Take the exclusive append lock, waiting at most ``LOCK_TIMEOUT_S`` for a writer that holds it.
+
+    Raises:
+        TimeoutError: another process held the lock all that time (stuck, or stopped while appending).
+    """
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        pass
+    deadline = time.monotonic() + LOCK_TIMEOUT_S
+    pause = 0.0002
+    while True:
+        time.sleep(pause)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{_segments.lock_path(path)} stayed locked for {LOCK_TIMEOUT_S:.0f} s") from None
+            pause = min(pause * 2, 0.01)
 
 
 def _write_all(fd: int, data: bytes) -> None:

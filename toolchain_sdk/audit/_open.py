@@ -44,6 +44,8 @@ def otlp(*, logger_provider: LoggerProvider | None = None) -> Sink:
 
 
 class _Options(BaseModel):
+    """The options a sink spec may carry after ``?``."""
+
     model_config = ConfigDict(extra="forbid")
 
     fsync: bool = False
@@ -75,6 +77,7 @@ def open_sink(spec: str, *, base: Path | None = None, fsync: bool = False, max_b
         raise ConfigError(f"audit sink {spec!r}: {problems}; use {_FORMS}") from None
 
     def resolve(path: str) -> Path:
+        """A path from the spec, relative to ``base`` when given."""
         p = Path(path).expanduser()
         return p if p.is_absolute() or base is None else base / p
 
@@ -108,6 +111,7 @@ class AuditTable(BaseModel):
 
 
 def _table_name(source: str) -> str:
+    """How messages name the audit table of the file ``source``."""
     return "[tool.toolchain.audit]" if source.endswith("pyproject.toml") else "[audit]"
 
 

@@ -38,6 +38,7 @@ class OtlpSink:
     """
 
     def __init__(self, *, logger_provider: LoggerProvider | None = None) -> None:
+        """Remember the provider; nothing is built until the first append or check."""
         self._given = logger_provider
         self._provider: LoggerProvider | None = logger_provider
         self._logger: Logger | None = None
@@ -56,6 +57,7 @@ class OtlpSink:
         return os.path.abspath(os.path.join(".toolchain", "audit-spool.jsonl"))
 
     def _get_logger(self) -> Logger:
+        """The logger records are emitted through, building the provider on first use."""
         if self._logger is None:
             if self._provider is None:
                 self._provider = _default_provider()

@@ -82,6 +82,7 @@ class Replay:
 
 
 def _hash_command(record: AuditRecord) -> str:
+    """The command that recomputes the output hash from the text shown (with the key's id when keyed)."""
     env = ""
     if record.hash_alg == "hmac-sha256":
         env = f"TOOLCHAIN_HASH_KEY=<the key with id {record.hash_key_id}> "
@@ -92,6 +93,7 @@ def _hash_command(record: AuditRecord) -> str:
 
 
 def _check_prompt(record: AuditRecord, prompts_dir: str | None) -> tuple[ReplayCheck, str | None]:
+    """Compare the recorded prompt version's file with the recorded sha256; return the check and its text."""
     if not record.prompt_name:
         return ReplayCheck("prompt", "not_recorded", "the call used no prompt"), None
     from toolchain_sdk.prompts import prompt as load
@@ -111,6 +113,7 @@ def _check_prompt(record: AuditRecord, prompts_dir: str | None) -> tuple[ReplayC
 
 
 def _check_documents(record: AuditRecord, resolver: Resolver | None) -> list[ReplayCheck]:
+    """Ask the resolver for each recorded document's current hash and compare."""
     checks: list[ReplayCheck] = []
     for doc in record.retrieval_documents:
         part = f"document {doc.id}"
@@ -138,6 +141,7 @@ def _check_documents(record: AuditRecord, resolver: Resolver | None) -> list[Rep
 
 
 def _check_content(record: AuditRecord) -> list[ReplayCheck]:
+    """State the content that was not captured (never a failure)."""
     mode = record.capture or "unknown"
     checks = []
     if record.input is None:
@@ -148,16 +152,19 @@ def _check_content(record: AuditRecord) -> list[ReplayCheck]:
 
 
 def _item(record: AuditRecord, prompts_dir: str | None, resolver: Resolver | None) -> ReplayItem:
+    """The replay of one record."""
     prompt_check, text = _check_prompt(record, prompts_dir)
     checks = (prompt_check, *_check_documents(record, resolver), *_check_content(record))
     return ReplayItem(record, text, checks, _hash_command(record))
 
 
 def _json(value: object) -> str:
+    """Indented, key-sorted JSON for people."""
     return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
 
 
 def _describe(item: ReplayItem) -> str:
+    """The printed report of one record."""
     r = item.record
     lines = [
         f"record {r.id} (seq {r.seq}, {r.kind}) at {r.time}",

@@ -27,10 +27,12 @@ _TAIL_CHUNK = 65536
 
 
 def _split(path: Path) -> tuple[str, str]:
+    """``(stem, suffix)`` of the live file's name (``audit``, ``.jsonl``)."""
     return (path.stem, path.suffix) if path.suffix else (path.name, "")
 
 
 def _segments(path: Path) -> list[tuple[int, Path]]:
+    """The rotated segments beside ``path`` as ``(number, path)``, oldest first."""
     stem, suffix = _split(path)
     pattern = re.compile(re.escape(stem) + r"\.(\d{6,})" + re.escape(suffix) + r"\Z")
     try:

@@ -14,7 +14,8 @@ class Sink(Protocol):
     """A place audit records are appended to, each chained to the one before it.
 
     Building a sink never raises (not even for an unwritable path); failures show at ``check()``
-    and ``append()`` as ``AuditUnavailable``.
+    and ``append()`` as ``AuditUnavailable``. A sink may also have ``spool_path() -> str``: the file
+    records it could not take go to (else ``.toolchain/audit-spool.jsonl``).
     """
 
     def append(self, record: AuditRecord) -> AuditRecord:
@@ -40,8 +41,4 @@ class Sink(Protocol):
 
     def describe(self) -> str:
         """Where records go, for the control sheet (``jsonl:/abs/path``, ``sqlite:///abs/path``, ``otlp``)."""
-        ...
-
-    def spool_path(self) -> str:
-        """The fallback file a record goes to when this sink cannot take it."""
         ...

@@ -38,6 +38,8 @@ CREATE INDEX IF NOT EXISTS audit_records_surface_time ON audit_records (surface,
 """
 _BUSY_TIMEOUT_S = 30.0
 _RETRY_AFTER_S = 1.0
+_CHECK_TIMEOUT_S = 1.0
+"""How long ``check()`` waits for another writer's lock before reporting the database locked."""
 
 
 class SqliteSink:
@@ -49,6 +51,7 @@ class SqliteSink:
     """
 
     def __init__(self, path: str | os.PathLike[str], *, fsync: bool = False) -> None:
+        """Remember the settings; nothing is opened until the first append or check."""
         self.path = Path(path).absolute()
         self.fsync = fsync
         self._lock = threading.Lock()
@@ -65,9 +68,11 @@ class SqliteSink:
         return str(self.path.with_name(self.path.name + ".spool.jsonl"))
 
     def __repr__(self) -> str:
+        """The sink as its constructor call."""
         return f"SqliteSink({str(self.path)!r}, fsync={self.fsync})"
 
     def _connect(self) -> sqlite3.Connection:
+        """The open connection, (re)opened after a fork or a failure, with the table created."""
         if self._pid != os.getpid():
             self._db = None  # never use a connection across fork
             self._pid = os.getpid()
@@ -128,17 +133,23 @@ class SqliteSink:
             return chained
 
     def check(self) -> None:
-        """Raise ``AuditUnavailable`` if the database cannot be opened, or an append failed within the
-        last second; otherwise return at once (the connection is kept open)."""
+        """Raise ``AuditUnavailable`` if the database cannot be opened or its write lock taken within
+        a second, or an append failed within the last second (the connection is kept open)."""
         with self._lock:
             failure = self._failure
             if failure is not None and time.monotonic() - failure[0] < _RETRY_AFTER_S:
                 cause = failure[1]
                 raise AuditUnavailable(f"the audit database {self.path} cannot be written: {cause}") from cause
             try:
-                self._connect()
+                db = self._connect()
                 if failure is not None and not os.access(self.path, os.W_OK):
                     raise PermissionError(f"{self.path} is not writable")
+                db.execute(f"PRAGMA busy_timeout={int(_CHECK_TIMEOUT_S * 1000)}")
+                try:
+                    db.execute("BEGIN IMMEDIATE")  # the write lock is free now, or another writer holds it too long
+                    db.execute("ROLLBACK")
+                finally:
+                    db.execute(f"PRAGMA busy_timeout={int(_BUSY_TIMEOUT_S * 1000)}")
             except (sqlite3.Error, OSError) as exc:
                 self._failure = (time.monotonic(), exc)
                 self._close_locked()
@@ -149,6 +160,7 @@ class SqliteSink:
         """Nothing is buffered: every append is its own committed transaction."""
 
     def _close_locked(self) -> None:
+        """Close the connection (call with the thread lock held)."""
         if self._db is not None:
             with contextlib.suppress(sqlite3.Error):
                 self._db.close()

@@ -10,7 +10,7 @@ from typing import Literal
 
 from toolchain_sdk.audit._chain import audit_key, record_hash
 from toolchain_sdk.audit._record import GENESIS
-from toolchain_sdk.audit._source import Entry, entries, locate
+from toolchain_sdk.audit._source import Entry, Location, entries, locate
 
 __all__ = ["Problem", "Verification", "verify"]
 
@@ -55,24 +55,30 @@ class Verification:
 
 @dataclass
 class _Seen:
+    """A parsed record and where it is stored."""
+
     entry: Entry
     data: dict[str, object]
 
     @property
     def id(self) -> str | None:
+        """The record's id, if it has a text one."""
         value = self.data.get("id")
         return value if isinstance(value, str) else None
 
     @property
     def seq(self) -> int:
+        """The record's ``seq`` (-1 when missing)."""
         value = self.data.get("seq")
         return value if isinstance(value, int) else -1
 
     def where(self) -> str:
+        """``file line N (id X)`` for messages."""
         return f"{os.path.basename(self.entry.file)} line {self.entry.line} (id {self.id})"
 
 
 def _parse(entry: Entry) -> dict[str, object] | None:
+    """The JSON object of a stored line, or ``None`` when it is not a record with a hash."""
     try:
         data = json.loads(entry.text)
     except ValueError:
@@ -82,21 +88,36 @@ def _parse(entry: Entry) -> dict[str, object] | None:
     return data
 
 
-def _later(rest: Iterator[Entry], *, hash_: object, prev: object) -> tuple[bool, bool]:
-    """Whether a later record has ``hash == hash_``, and whether one has ``prev_hash == prev``."""
+def _later(rest: Iterator[Entry], *, hash_: object, prev: object, own: object) -> tuple[bool, bool, Entry | None]:
+    """Scan the records after the first bad one: whether one has ``hash == hash_`` (its
+    predecessor), whether one has ``prev_hash == prev`` (the expected successor), and the first
+    one whose hash is ``own`` (it is a copy)."""
     has_hash = has_prev = False
+    copy: Entry | None = None
     for entry in rest:
         data = _parse(entry)
         if data is None:
             continue
         has_hash = has_hash or data.get("hash") == hash_
         has_prev = has_prev or data.get("prev_hash") == prev
-        if has_hash:
-            break
-    return has_hash, has_prev
+        if copy is None and data.get("hash") == own:
+            copy = entry
+    return has_hash, has_prev, copy
+
+
+def _earlier(location: Location, count: int, own: object) -> Entry | None:
+    """The first of the first ``count`` stored records whose hash is ``own`` (the original of a copy)."""
+    for index, entry in enumerate(entries(location)):
+        if index >= count:
+            return None
+        data = _parse(entry)
+        if data is not None and data.get("hash") == own:
+            return entry
+    return None
 
 
 def _key_hint(data: dict[str, object], key: bytes | None) -> str:
+    """A hint when a hash fails because of the key: plain SHA-256 under a key, or no key set."""
     if key is not None and record_hash(data, None) == data.get("hash"):
         return (
             " Its hash is plain SHA-256: the chain was written without TOOLCHAIN_AUDIT_KEY, or re-chained by "
@@ -129,6 +150,7 @@ def verify(path_or_url: str | os.PathLike[str], *, anchor: str | None = None) ->
     count = 0
 
     def result(status: Literal["tampered", "torn"], problem: Problem, bad: _Seen | Entry, message: str) -> Verification:
+        """A failed ``Verification`` naming ``bad``."""
         entry = bad.entry if isinstance(bad, _Seen) else bad
         return Verification(
             status=status,
@@ -145,7 +167,7 @@ def verify(path_or_url: str | os.PathLike[str], *, anchor: str | None = None) ->
         )
 
     stream = entries(location)
-    for entry in stream:
+    for index, entry in enumerate(stream):
         data = _parse(entry)
         if data is None:
             if not entry.terminated and next(stream, None) is None:
@@ -168,14 +190,17 @@ def verify(path_or_url: str | os.PathLike[str], *, anchor: str | None = None) ->
                 f"{seen.where()}: modified: its hash does not match its content." + _key_hint(data, key),
             )
         if data.get("prev_hash") != expected_prev:
+            own = data["hash"]
+            original = _earlier(location, index, own)
+            found_pred, found_succ, copy = _later(stream, hash_=data.get("prev_hash"), prev=expected_prev, own=own)
+            if original is not None or copy is not None:
+                other = original or copy
+                assert other is not None
+                message = f"{seen.where()}: inserted: a copy of {os.path.basename(other.file)} line {other.line}"
+                return result("tampered", "inserted", seen, message)
             if before is not None and last is not None and data.get("prev_hash") == before.data["hash"]:
-                return result(
-                    "tampered",
-                    "inserted",
-                    last,
-                    f"{last.where()}: inserted: the record after it chains to the one before it",
-                )
-            found_pred, found_succ = _later(stream, hash_=data.get("prev_hash"), prev=expected_prev)
+                message = f"{last.where()}: inserted: the record after it chains to the one before it"
+                return result("tampered", "inserted", last, message)
             if found_pred or (expected_seq is not None and 0 < seen.seq < expected_seq):
                 message = f"{seen.where()}: reordered: it comes before the record it chains to (seq {seen.seq})"
                 return result("tampered", "reordered", seen, message)

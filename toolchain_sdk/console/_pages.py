@@ -9,6 +9,7 @@ import json
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
+from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -20,7 +21,7 @@ from toolchain_sdk import inventory
 from toolchain_sdk.console._approvals import DECIDED, Action, approval_json, decide, history, pending
 from toolchain_sdk.console._audit import audit_view
 from toolchain_sdk.console._errors import ActionRefused
-from toolchain_sdk.console._flags import FlagAction, change_flag, known_surfaces, scanned_specs
+from toolchain_sdk.console._flags import FlagAction, change_flag, entry_json, known_surfaces, scanned_specs
 from toolchain_sdk.console._sessions import Session
 from toolchain_sdk.console._state import ConsoleState
 from toolchain_sdk.console._users import User
@@ -147,6 +148,10 @@ class _Pages:
 
     async def inbox(self, request: Request, who: tuple[Session, User], **extra: Any) -> Response:
         items, problem = await self._records(lambda: pending(self.state.store))
+        decided = request.query_params.get("decided") if request.method == "GET" else None
+        if decided and "done" not in extra:
+            found, _ = await self._records(lambda: [r for r in [self.state.store.get(decided)] if r is not None])
+            extra["done"] = found[0] if found else None
         status = int(extra.pop("status", 200))
         return self.render(request, "inbox.html", status, who, items=items, problem=problem, **extra)
 
@@ -175,8 +180,7 @@ class _Pages:
             return await self.inbox(request, who, status=exc.status, error=exc.message)
         except ConfigError as exc:
             return await self.inbox(request, who, status=503, error=str(exc))
-        done = approval_json(stored)
-        return await self.inbox(request, who, done=done)
+        return RedirectResponse(f"/inbox?decided={quote(stored.request.id)}", 303)  # a reload does not post again
 
     async def history(self, request: Request, who: tuple[Session, User]) -> Response:
         q = request.query_params
@@ -203,7 +207,8 @@ class _Pages:
 
         def load() -> tuple[Any, ...]:
             surfaces, note = known_surfaces(flags, self.state.settings.scan)
-            return surfaces, note, sorted(flags.entries().values(), key=lambda e: e.target), flags.history(20)[::-1]
+            entries = [entry_json(e) for e in sorted(flags.entries().values(), key=lambda e: e.target)]
+            return surfaces, note, entries, flags.history(20)[::-1]
 
         try:
             surfaces, note, entries, changes = await run_in_threadpool(load)

@@ -54,6 +54,7 @@ class _Missing(Exception):
 
 
 def _shorten(text: str) -> str:
+    """``text`` cut to what a reason line shows."""
     return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
 
 
@@ -140,12 +141,16 @@ def load_callable(ref: str) -> Callable[..., object]:
 
 
 def _equals(value: object, expected: object) -> tuple[bool, str]:
-    if value == expected or (isinstance(value, str) and not isinstance(expected, str) and _structured(value) == expected):
+    """``equals``: the value, or a JSON string parsed, equals the expected value."""
+    if value == expected or (
+        isinstance(value, str) and not isinstance(expected, str) and _structured(value) == expected
+    ):
         return True, ""
     return False, f"expected {_shorten(text_of(expected))!r}, got {_shorten(text_of(value))!r}"
 
 
 def _contains(value: object, needle: str) -> tuple[bool, str]:
+    """``contains``: the text occurs in the output."""
     text = text_of(value)
     if needle in text:
         return True, ""
@@ -153,6 +158,7 @@ def _contains(value: object, needle: str) -> tuple[bool, str]:
 
 
 def _not_contains(value: object, needle: str) -> tuple[bool, str]:
+    """``not_contains``: the text does not occur; the reason shows where it does."""
     text = text_of(value)
     at = text.find(needle)
     if at < 0:
@@ -162,6 +168,7 @@ def _not_contains(value: object, needle: str) -> tuple[bool, str]:
 
 
 def _regex(value: object, pattern: str) -> tuple[bool, str]:
+    """``regex``: ``re.search`` finds the pattern anywhere in the output."""
     text = text_of(value)
     if re.search(pattern, text):
         return True, ""
@@ -169,6 +176,7 @@ def _regex(value: object, pattern: str) -> tuple[bool, str]:
 
 
 def _max_chars(value: object, limit: int) -> tuple[bool, str]:
+    """``max_chars``: the output has at most that many characters."""
     size = len(text_of(value))
     if size <= limit:
         return True, ""
@@ -176,6 +184,7 @@ def _max_chars(value: object, limit: int) -> tuple[bool, str]:
 
 
 def _one_of(value: object, options: list[object]) -> tuple[bool, str]:
+    """``one_of``: the whole output (stripped, for text) is one of the values."""
     stripped = value.strip() if isinstance(value, str) else value
     if value in options or stripped in options:
         return True, ""
@@ -184,6 +193,7 @@ def _one_of(value: object, options: list[object]) -> tuple[bool, str]:
 
 
 def _json_schema(value: object, schema: object) -> tuple[bool, str]:
+    """``json_schema``: the output (a JSON string parsed) validates against the schema."""
     jsonschema = require_jsonschema()
     instance = _structured(value)
     if isinstance(value, str) and instance is value:
@@ -196,6 +206,7 @@ def _json_schema(value: object, schema: object) -> tuple[bool, str]:
 
 
 def _no_pii(value: object, _: object) -> tuple[bool, str]:
+    """``no_pii``: the redaction detectors find nothing; the reason names kinds and positions, never values."""
     text = text_of(value)
     find = getattr(redaction, "find", None)
     if find is None:  # the detectors' finder is not in this version: the scrubber says whether it would redact
@@ -225,6 +236,7 @@ def _python(assertion: Assertion, value: object, case: Case, fn: Callable[..., o
     """Call a named check: ``bool``, a float in [0, 1], or ``(bool, reason)``."""
 
     def done(passed: bool, score: float, reason: str) -> Checked:
+        """The check's outcome."""
         return Checked("python", passed, score, reason, assertion.weight, assertion.path)
 
     name = str(assertion.value)
@@ -240,13 +252,13 @@ def _python(assertion: Assertion, value: object, case: Case, fn: Callable[..., o
     if isinstance(answer, (int, float)) and 0 <= answer <= 1:
         score = float(answer)
         passed = score >= assertion.min_score
-        return done(passed, score, "" if passed else f"{name} scored {score:.3g}, below min_score {assertion.min_score}")
+        return done(
+            passed, score, "" if passed else f"{name} scored {score:.3g}, below min_score {assertion.min_score}"
+        )
     return done(False, 0.0, f"{name} returned {answer!r}: a check returns a bool, a float in [0, 1] or (bool, reason)")
 
 
-def check(
-    assertion: Assertion, output: object, case: Case, functions: Mapping[str, Callable[..., object]]
-) -> Checked:
+def check(assertion: Assertion, output: object, case: Case, functions: Mapping[str, Callable[..., object]]) -> Checked:
     """Check ``output`` against one assertion; ``functions`` holds the loaded ``python:`` callables."""
     try:
         value = select(output, assertion.path)

@@ -32,6 +32,7 @@ _PROMPT_SUFFIXES = (".md", ".txt")
 
 
 def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    """Run ``git ARGS`` in ``cwd`` (``ConfigError`` when git is not installed)."""
     try:
         return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
     except FileNotFoundError:
@@ -104,15 +105,18 @@ class Selected:
     reasons: tuple[str, ...]
 
     def describe(self) -> str:
+        """``selected <file>: <reasons>``, as the run prints it."""
         return f"selected {display_path(self.file.path)}: {'; '.join(self.reasons)}"
 
 
 def _version_file(names: list[str], name: str, version: str) -> str | None:
+    """The file of ``name@version`` among ``names`` (``.md`` or ``.txt``), or ``None``."""
     stems = {f"{name}@{version}{suffix}" for suffix in _PROMPT_SUFFIXES}
     return next((n for n in sorted(names) if n in stems), None)
 
 
 def _labels(lock_bytes: bytes | None) -> Mapping[str, Mapping[str, str]]:
+    """The ``labels`` table of a ``prompts.lock`` (empty when absent or unreadable)."""
     if lock_bytes is None:
         return {}
     try:
@@ -124,6 +128,7 @@ def _labels(lock_bytes: bytes | None) -> Mapping[str, Mapping[str, str]]:
 
 
 def _digest(data: bytes | None) -> str | None:
+    """SHA-256 (hex) of ``data``, or ``None`` when there is no file."""
     return hashlib.sha256(data).hexdigest() if data is not None else None
 
 
@@ -131,6 +136,7 @@ class _Side:
     """One side of the comparison: the working tree, or the tree at ``REF``."""
 
     def __init__(self, directory: Path, tree: GitTree | None) -> None:
+        """Read the side's prompt file names and labels."""
         self.directory, self.tree = directory, tree
         if tree is None:
             self.names = sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file()) \
@@ -156,6 +162,7 @@ class _Side:
 
 
 def _route_table(data: object, route: str, pyproject: bool) -> object:
+    """The ``[routes.NAME]`` table of a parsed configuration file (``[tool.toolchain]`` in pyproject)."""
     if pyproject:
         data = data.get("tool", {}).get("toolchain", {}) if isinstance(data, dict) else None
     routes = data.get("routes", {}) if isinstance(data, dict) else None
@@ -163,6 +170,7 @@ def _route_table(data: object, route: str, pyproject: bool) -> object:
 
 
 def _parse_toml(data: bytes | None) -> object:
+    """Parsed TOML, or ``None`` when absent or invalid (then it differs from a valid one)."""
     if data is None:
         return None
     try:

@@ -43,11 +43,14 @@ def find_eval_files(paths: list[str]) -> list[Path]:
             hint = " (give eval files or directories: toolchain eval evals/)" if not paths else ""
             raise ConfigError(f"{given}: no such file or directory{hint}")
     if not found:
-        raise ConfigError(f"no eval files in {', '.join(paths or [_DEFAULT_DIR])} (YAML with top-level target: and cases:)")
+        raise ConfigError(
+            f"no eval files in {', '.join(paths or [_DEFAULT_DIR])} (YAML with top-level target: and cases:)"
+        )
     return list(dict.fromkeys(found))
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    """``toolchain eval``: load, select, run, compare, write and report; returns the exit status."""
     if args.update_baseline and not args.baseline:
         raise ConfigError("--update-baseline needs --baseline PATH (the file to write)")
     if args.jobs < 1:
@@ -62,7 +65,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         files = [s.file for s in chosen]
         selection = [s.describe() for s in chosen]
         if not chosen:
-            selection = [f"nothing selected: no eval file, prompt or route of their surfaces changed since {args.changed_since}"]
+            selection = [
+                f"nothing selected: no eval file, prompt or route of their surfaces changed since {args.changed_since}"
+            ]
     plans: list[Plan] = [prepare(f) for f in files]
     run = RunResult(run_plans(plans, approve_as=args.approve_as, jobs=args.jobs), selection=selection)
     if args.baseline is not None:
@@ -70,7 +75,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         run.baseline = baseline_path.as_posix()
         previous = read_baseline(baseline_path)
         if previous is None and not args.update_baseline:
-            raise ConfigError(f"{baseline_path}: no baseline yet; write it with --baseline {baseline_path} --update-baseline")
+            raise ConfigError(
+                f"{baseline_path}: no baseline yet; write it with --baseline {baseline_path} --update-baseline"
+            )
         if previous is not None:
             run.regressions = compare(run.files, previous)
         if args.update_baseline:
@@ -94,8 +101,12 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "Exit 0: every file meets its threshold and nothing regressed against --baseline; 1: a failure or "
         "regression; 2: a configuration error. See docs/evals.md.",
     )
-    p.add_argument("paths", nargs="*", metavar="FILES or DIRS", help=f"eval files or directories (default: {_DEFAULT_DIR}/)")
-    p.add_argument("--baseline", metavar="PATH", help="compare with this baseline (and write it with --update-baseline)")
+    p.add_argument(
+        "paths", nargs="*", metavar="FILES or DIRS", help=f"eval files or directories (default: {_DEFAULT_DIR}/)"
+    )
+    p.add_argument(
+        "--baseline", metavar="PATH", help="compare with this baseline (and write it with --update-baseline)"
+    )
     p.add_argument("--update-baseline", action="store_true", help="write this run's results to --baseline PATH")
     p.add_argument(
         "--changed-since",
@@ -111,4 +122,3 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "without it, surfaces that need approval are skipped",
     )
     p.set_defaults(func=_cmd_eval)
-

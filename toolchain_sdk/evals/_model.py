@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 import tomllib
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
+import yaml  # type: ignore[import-untyped, unused-ignore]  # PyYAML ships no stubs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from toolchain_sdk.errors import ConfigError
@@ -32,7 +33,7 @@ __all__ = [
 AssertionKind = Literal[
     "equals", "contains", "not_contains", "regex", "max_chars", "one_of", "json_schema", "no_pii", "python"
 ]
-ASSERTION_KINDS: tuple[str, ...] = AssertionKind.__args__
+ASSERTION_KINDS: tuple[str, ...] = typing.get_args(AssertionKind)
 """Every assertion an eval case may make, in the order ``docs/evals.md`` lists them."""
 EVAL_SUFFIXES = (".yaml", ".yml", ".toml")
 """The file types an eval file may have (what decides is its content: top-level ``target`` and ``cases``)."""
@@ -72,6 +73,7 @@ class Assertion(BaseModel):
 
     @model_validator(mode="after")
     def _value_fits_kind(self) -> Assertion:
+        """Check the value against what its kind takes (a pattern compiles, a limit is a whole number, ...)."""
         kind, value = self.kind, self.value
         if kind in ("contains", "not_contains") and not isinstance(value, str):
             raise ValueError(f"{kind}: give the text to look for, e.g. `{kind}: refund`")
@@ -110,6 +112,7 @@ class Case(BaseModel):
     @field_validator("id")
     @classmethod
     def _plain_id(cls, value: str) -> str:
+        """Ids appear in keys such as ``id[name@3]``: no surrounding spaces, no brackets."""
         if value.strip() != value or "[" in value or "]" in value:
             raise ValueError("a case id has no surrounding spaces and no brackets (they mark the prompt version)")
         return value
@@ -135,6 +138,7 @@ class EvalFile(BaseModel):
     @field_validator("target")
     @classmethod
     def _target_form(cls, value: str) -> str:
+        """``module:function``."""
         if not _TARGET.fullmatch(value):
             raise ValueError(f"target {value!r} must be 'module:function', e.g. support_bot.replies:draft_refund_reply")
         return value
@@ -142,6 +146,7 @@ class EvalFile(BaseModel):
     @field_validator("prompts")
     @classmethod
     def _prompt_refs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Each listed version is ``name@version``, listed once."""
         for ref in value:
             if not isinstance(ref, str) or not _PROMPT_REF.fullmatch(ref):
                 raise ValueError(f"prompts: {ref!r} is not 'name@version' (e.g. support_refund_policy@3)")
@@ -151,6 +156,7 @@ class EvalFile(BaseModel):
 
     @model_validator(mode="after")
     def _unique_ids(self) -> EvalFile:
+        """Two cases with one id would share a baseline entry."""
         seen: set[str] = set()
         for case in self.cases:
             if case.id in seen:
@@ -211,12 +217,12 @@ def _where(loc: tuple[int | str, ...], data: object) -> str:
 def _at(data: object, loc: tuple[int | str, ...]) -> object:
     """The raw value at ``loc`` (``None`` when it is not there)."""
     for part in loc:
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
-            data = data[part]
-        else:
+        found = (isinstance(data, dict) and part in data) or (
+            isinstance(data, list) and isinstance(part, int) and part < len(data)
+        )
+        if not found:
             return None
+        data = data[part]  # type: ignore[index]
     return data
 
 

@@ -1,6 +1,6 @@
 """The pytest plugin (``pytest11`` entry point ``toolchain-evals``): ``pytest evals/`` runs eval files.
 
-Each eval file is collected as a module and each case × prompt version as one test, whose failure
+Each eval file is collected as a module and each case and prompt version as one test, whose failure
 text is the assertions' reasons. A YAML (or TOML) file is an eval file by its content — top-level
 ``target`` and ``cases`` — wherever it lives; any other file is never collected. Loading the
 plugin imports only the standard library and pytest: the evals machinery is imported when a file
@@ -51,7 +51,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> EvalModule
 
     if not is_eval_file(file_path):
         return None
-    return EvalModule.from_parent(parent, path=file_path)  # type: ignore[no-any-return]
+    return EvalModule.from_parent(parent, path=file_path)
 
 
 class EvalCaseFailed(Exception):
@@ -59,7 +59,7 @@ class EvalCaseFailed(Exception):
 
 
 class EvalModule(pytest.File):
-    """One eval file: its cases (× prompt versions) are its tests."""
+    """One eval file: its cases (each with each prompt version) are its tests."""
 
     _plan: Plan | None = None
 
@@ -93,6 +93,7 @@ class EvalItem(pytest.Item):
     """One case run once (with one prompt version)."""
 
     def __init__(self, *, case: Case, prompt: str | None, **kwargs: Any) -> None:
+        """One case with one prompt version (``None``: the surface's own)."""
         super().__init__(**kwargs)
         self.case = case
         self.prompt = prompt
@@ -116,4 +117,5 @@ class EvalItem(pytest.Item):
         return str(super().repr_failure(excinfo, style))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
+        """Where pytest says the test lives: the eval file."""
         return self.path, None, f"eval {self.name}"

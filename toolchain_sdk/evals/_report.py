@@ -6,6 +6,7 @@ from typing import TextIO
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from toolchain_sdk.evals._results import RunResult
 
@@ -24,13 +25,13 @@ def print_report(run: RunResult, out: TextIO, *, width: int = 160) -> None:
         table.add_column(column, overflow="fold")
     for case in run.cases:
         score = "" if case.score is None else f"{case.score:.2f}"
-        table.add_row(
-            case.file,
-            case.case,
-            case.prompt or "",
-            f"[{_STYLE[case.status]}]{case.status}[/]",
-            score,
-            "; ".join(case.reasons),
+        table.add_row(  # Text, not markup: outputs quoted in reasons may hold [brackets]
+            Text(case.file),
+            Text(case.case),
+            Text(case.prompt or ""),
+            Text(case.status, style=_STYLE[case.status]),
+            Text(score),
+            Text("; ".join(case.reasons)),
         )
     if run.cases:
         console.print(table)

@@ -9,7 +9,6 @@ is stable across runs and diffs well in review.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,10 +41,13 @@ Status = Literal["pass", "fail", "skipped"]
 
 def display_path(path: Path) -> str:
     """A file as results and baselines name it: relative to the current directory when inside it, ``/``-separated."""
-    try:
-        return Path(os.path.relpath(path.resolve(), Path.cwd())).as_posix() if path.is_absolute() else path.as_posix()
-    except ValueError:  # another drive (Windows)
+    if not path.is_absolute():
         return path.as_posix()
+    try:
+        inside = path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:  # outside the working directory: as given
+        return path.as_posix()
+    return inside.as_posix()
 
 
 def case_key(case: str, prompt: str | None) -> str:
@@ -70,6 +72,7 @@ class CaseResult:
 
     @property
     def key(self) -> str:
+        """The case's key in baselines and spans."""
         return case_key(self.case, self.prompt if self.listed_prompt else None)
 
     def to_json(self) -> dict[str, object]:
@@ -99,14 +102,17 @@ class FileResult:
 
     @property
     def passed(self) -> int:
+        """Cases that passed."""
         return sum(c.status == "pass" for c in self.cases)
 
     @property
     def failed(self) -> int:
+        """Cases that failed."""
         return sum(c.status == "fail" for c in self.cases)
 
     @property
     def skipped(self) -> int:
+        """Cases that were skipped (not counted in the pass rate)."""
         return sum(c.status == "skipped" for c in self.cases)
 
     @property
@@ -117,6 +123,7 @@ class FileResult:
 
     @property
     def meets_threshold(self) -> bool:
+        """Whether the pass rate reaches the threshold (a file whose cases were all skipped does)."""
         rate = self.pass_rate
         return rate is None or rate >= self.threshold - 1e-9
 
@@ -147,10 +154,12 @@ class Regression:
     now: str
 
     def describe(self) -> str:
+        """One line for the report."""
         what = f"{self.file} {self.case}" if self.case else f"{self.file} pass rate"
         return f"{what}: {self.was} in the baseline, {self.now} now"
 
     def to_json(self) -> dict[str, object]:
+        """The regression's entry in the JSON results."""
         return {"case": self.case, "file": self.file, "now": self.now, "was": self.was}
 
 
@@ -167,6 +176,7 @@ class RunResult:
 
     @property
     def cases(self) -> list[CaseResult]:
+        """Every case of every file, in file order."""
         return [c for f in self.files for c in f.cases]
 
     @property
@@ -191,6 +201,7 @@ class RunResult:
 
 
 def _dump(value: object) -> str:
+    """Sorted, indented JSON with a final newline (stable bytes for equal values)."""
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
@@ -203,6 +214,7 @@ def write_json(path: Path, value: object) -> None:
 
 
 def _baseline_of(files: Iterable[FileResult]) -> dict[str, object]:
+    """The baseline document for ``files``."""
     out: dict[str, object] = {}
     for f in files:
         rate = f.pass_rate

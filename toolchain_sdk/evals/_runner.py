@@ -25,7 +25,7 @@ from toolchain_sdk._core.call import PROMPT_OVERRIDE
 from toolchain_sdk.errors import ConfigError
 from toolchain_sdk.evals._assertions import Checked, check, load_callable, require_jsonschema
 from toolchain_sdk.evals._model import Case, EvalFile
-from toolchain_sdk.evals._results import CaseResult, FileResult, display_path
+from toolchain_sdk.evals._results import CaseResult, FileResult, Status, display_path
 from toolchain_sdk.evals._target import Target, call_target, load_target
 from toolchain_sdk.prompts import Prompt, resolve
 from toolchain_sdk.redaction import scrub_text
@@ -48,10 +48,12 @@ class Plan:
     """Each case's input converted to the parameters' types, by case id."""
 
     def runs(self) -> list[tuple[Case, str | None]]:
+        """Every (case, prompt version) pair to run."""
         return self.file.runs()
 
 
 def _in_file(shown: str, what: str, exc: ConfigError) -> ConfigError:
+    """``exc`` with the file and the part of it that caused it in front."""
     return ConfigError(f"{shown}: {what}: {exc}")
 
 
@@ -129,6 +131,7 @@ def _eval_span(plan: Plan, key: str) -> Iterator[Span | None]:
 
 
 def _score(checks: Sequence[Checked]) -> float:
+    """The weighted mean of the assertions' scores."""
     total = sum(c.weight for c in checks)
     return sum(c.weight * c.score for c in checks) / total if total else 0.0
 
@@ -139,8 +142,11 @@ def run_case(plan: Plan, case: Case, prompt_ref: str | None, approve_as: str | N
     shown_prompt = prompt_ref or own
     listed = prompt_ref is not None
 
-    def result(status: str, score: float | None, reasons: Sequence[str], checks: Sequence[Checked] = ()) -> CaseResult:
-        return CaseResult(plan.shown, case.id, shown_prompt, status, score, tuple(reasons), tuple(checks), listed)  # type: ignore[arg-type]
+    def result(
+        status: Status, score: float | None, reasons: Sequence[str], checks: Sequence[Checked] = ()
+    ) -> CaseResult:
+        """The case's result with this run's file, case and prompt filled in."""
+        return CaseResult(plan.shown, case.id, shown_prompt, status, score, tuple(reasons), tuple(checks), listed)
 
     key = f"{case.id}[{prompt_ref}]" if prompt_ref else case.id
     with _eval_span(plan, key) as span:
@@ -181,6 +187,7 @@ def run_plans(plans: Sequence[Plan], *, approve_as: str | None = None, jobs: int
     work = [(plan, case, prompt) for plan in plans for case, prompt in plan.runs()]
 
     def one(item: tuple[Plan, Case, str | None]) -> CaseResult:
+        """Run one (plan, case, prompt version)."""
         return run_case(item[0], item[1], item[2], approve_as)
 
     if jobs == 1 or len(work) <= 1:
@@ -192,8 +199,8 @@ def run_plans(plans: Sequence[Plan], *, approve_as: str | None = None, jobs: int
     results: list[FileResult] = []
     for plan in plans:
         cases = tuple(r for r in done if r.file == plan.shown)
+        file = plan.file
         results.append(
-            FileResult(plan.shown, plan.file.eval_name, plan.file.target, plan.target.spec.surface,
-                       plan.file.threshold, cases)  # fmt: skip
+            FileResult(plan.shown, file.eval_name, file.target, plan.target.spec.surface, file.threshold, cases)
         )
     return results

@@ -59,6 +59,7 @@ class Target:
 
 
 def _import(module_name: str) -> ModuleType:
+    """Import the target's module; any failure is a ``ConfigError``."""
     try:
         return importlib.import_module(module_name)
     except ImportError as exc:
@@ -71,6 +72,7 @@ def _import(module_name: str) -> ModuleType:
 
 
 def _spec_of(location: str) -> SurfaceSpec | None:
+    """The registered surface declared by the function at ``module:qualname``."""
     return next((s for s in surfaces() if s.location == location), None)
 
 
@@ -121,10 +123,11 @@ def concatenate(chunks: Iterable[object]) -> object:
         return "".join(typing.cast(list[str], items))
     if items and all(isinstance(c, (bytes, bytearray)) for c in items):
         return b"".join(typing.cast(list[bytes], items))
-    return "" if not items else items
+    return items if items else ""
 
 
 async def _drain(stream: AsyncIterator[object]) -> list[object]:
+    """Every chunk of an async stream."""
     return [chunk async for chunk in stream]
 
 
@@ -143,6 +146,7 @@ def call_target(target: Target, arguments: Mapping[str, Any]) -> object:
 
 
 async def _awaited(awaitable: Any) -> object:
+    """Await a coroutine's result; a stream it returns is drained on the same loop."""
     result = await awaitable
     if hasattr(result, "__anext__"):  # an async function that returned a stream: drained on the same loop
         return concatenate([chunk async for chunk in result])

@@ -14,7 +14,7 @@ from toolchain_sdk.inventory._row import SurfaceRow
 from toolchain_sdk.inventory._scan import scan_paths
 from toolchain_sdk.inventory._sheet import ControlSheet, SheetContext, rows_from_registry, rows_from_scan
 from toolchain_sdk.prompts import prompts_dir as _prompts_dir
-from toolchain_sdk.routing import use_config
+from toolchain_sdk.routing import load_config, use_config
 
 __all__ = ["control_sheet", "import_modules"]
 
@@ -64,7 +64,9 @@ def control_sheet(
     Raises:
         ConfigError: the configuration file or its ``[policy]`` table is invalid (an unknown rule).
     """
-    loaded = use_config(config)
+    # Importing modules decorates surfaces, which read the configuration in force: make it this one.
+    # A scan alone leaves the process's configuration as it was.
+    loaded = use_config(config) if imports else load_config(config)
     policy = load_policy(loaded)
     directory = prompts_dir or (loaded.prompts.dir if loaded is not None else None)
     context = SheetContext(_prompts_dir(directory), loaded)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -31,6 +32,10 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _sheet(args: argparse.Namespace) -> ControlSheet | None:
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:
+        print(f"toolchain: error: no such file or directory: {', '.join(missing)}", file=sys.stderr)
+        return None
     try:
         return control_sheet(args.paths, imports=args.imports, config=args.config,
                              prompts_dir=args.prompts_dir, workers=args.workers)  # fmt: skip
@@ -51,7 +56,8 @@ def _cmd_inventory(args: argparse.Namespace) -> int:
     if sheet is None:
         return 2
     color = None if args.output is None and sys.stdout.isatty() else False
-    _write(render(sheet, args.format, width=None if sys.stdout.isatty() else 160, color=color), args.output)
+    width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS") or 200)
+    _write(render(sheet, args.format, width=width, color=color), args.output)
     if args.output not in (None, "-"):
         print(f"toolchain inventory: wrote {args.output} ({len(sheet.surfaces)} surfaces)", file=sys.stderr)
     return 0

@@ -34,7 +34,7 @@ th { background: #f6f8fa; position: sticky; top: 0; cursor: pointer; user-select
 th[aria-sort=ascending]::after { content: " \\25B2"; } th[aria-sort=descending]::after { content: " \\25BC"; }
 td code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12.5px; }
 tr.has-gaps td { background: var(--gap); }
-td.gaps { color: var(--gapfg); font-weight: 600; }
+td.gaps { color: var(--gapfg); font-weight: 600; min-width: 13em; }
 .risk-high { color: var(--high); font-weight: 700; } .risk-medium { color: var(--medium); font-weight: 600; }
 .risk-low { color: var(--low); }
 .none { color: var(--muted); }

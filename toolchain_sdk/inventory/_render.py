@@ -40,7 +40,7 @@ def _headline(sheet: ControlSheet) -> str:
     risks = ", ".join(f"{k} {v}" for k, v in s["by_risk"].items())  # type: ignore[attr-defined]
     return (
         f"{s['surfaces']} surfaces ({risks}); {s['with_gaps']} with gaps; "
-        f"{s['unmanaged']} unmanaged call sites; {s['errors']} files not parsed"
+        f"{s['unmanaged']} unmanaged call sites; files not parsed: {s['errors']}"
     )
 
 
@@ -156,11 +156,12 @@ def _table(sheet: ControlSheet, width: int | None = None, color: bool | None = N
     for r in sheet.surfaces:
         table.add_row(
             r.surface, _where(r), r.owner or "[red]none[/red]", f"[{_RISK_STYLE.get(r.risk, 'magenta')}]{r.risk}[/]",
-            _model(r), _prompt(r), _approval(r), _kill(r), r.audit,
+            _model(r), _prompt(r), _approval(r),
+            f"{r.kill_flag} -> {r.fallback.rsplit('.', 1)[-1]}" if r.fallback else "[red]none[/red]", r.audit,
             f"[bold red]{', '.join(r.gaps)}[/]" if r.gaps else "[green]none[/green]",
         )  # fmt: skip
     out = io.StringIO()
-    console = Console(file=out, width=width or 160, force_terminal=color, no_color=color is False, highlight=False)
+    console = Console(file=out, width=width or 200, force_terminal=color, no_color=color is False, highlight=False)
     console.print(table)
     if sheet.unmanaged:
         unmanaged = Table(title="Unmanaged call sites")

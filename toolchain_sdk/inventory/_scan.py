@@ -1,17 +1,18 @@
 """The static scan of a code base: find the files, read them in parallel, resolve constants across them.
 
-A file is read only when its bytes mention ``governed``, ``toolchain_sdk`` or an LLM client library
-(a substring test, far cheaper than parsing). Every other file is still known by its module name: when
-a surface's argument names a constant from it (``from app.constants import OWNER``), it is parsed
-then, once. Files are read by a process pool in chunks when there are enough of them to pay for it.
+A file is parsed only when its bytes mention ``governed``, an LLM client library, or ``configure``
+and ``audit`` together (a substring test, far cheaper than parsing). Every other file is still
+known by its module name: when a surface's argument names a constant from it (``from app.constants
+import OWNER``), it is parsed then, once. Files to parse go to a process pool in chunks when there are
+enough of them to pay for it.
 """
 
 from __future__ import annotations
 
 import ast
 import os
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -28,7 +29,8 @@ __all__ = ["SKIP_DIRS", "SourceFile", "StaticScan", "find_files", "scan_paths"]
 SKIP_DIRS: Final = frozenset({"__pycache__", "node_modules", "site-packages", "venv", "build", "dist"})
 """Directories never scanned (besides hidden ones such as ``.git`` and ``.venv``)."""
 
-_MARKERS: Final = (b"governed", b"toolchain_sdk", *TOKENS)
+_MARKERS: Final = (b"governed", *TOKENS)
+"""A file is parsed only if it holds one of these (or ``configure`` with ``audit``: an audit sink set in code)."""
 _PARALLEL_FROM: Final = 200
 """Fewer files to parse than this are parsed in this process: starting workers would cost more than it saves."""
 _CHUNK: Final = 64
@@ -56,6 +58,8 @@ class StaticScan:
     files: int = 0
     read: int = 0
     """How many files the pre-filter let through to the parser."""
+    workers: int = 0
+    """How many worker processes parsed them (0: this process)."""
 
 
 def _module_of(path: Path, packages: dict[Path, bool]) -> tuple[str, bool]:
@@ -140,7 +144,7 @@ def _mentions(source: SourceFile) -> bool | ScanError:
             data = fh.read()
     except OSError as exc:
         return ScanError(source.shown, 0, f"cannot be read: {exc.strerror}")
-    return any(marker in data for marker in _MARKERS)
+    return any(marker in data for marker in _MARKERS) or (b"configure" in data and b"audit" in data)
 
 
 def _read_one(source: SourceFile) -> FileFindings:
@@ -152,15 +156,19 @@ def _read_one(source: SourceFile) -> FileFindings:
     tree = _parse(data, source)
     if isinstance(tree, ScanError):
         return FileFindings(source.shown, error=tree)
-    return walk_file(tree, source.shown, source.module, is_package=source.is_package)
+    calls = any(token in data for token in TOKENS)
+    return walk_file(tree, source.shown, source.module, is_package=source.is_package, calls=calls)
 
 
 def _read_chunk(chunk: Sequence[SourceFile]) -> list[FileFindings]:
     return [_read_one(f) for f in chunk]
 
 
-def _read_all(files: Sequence[SourceFile], workers: int | None) -> list[FileFindings]:
-    """Pre-filter every file here (a substring test), then parse the rest, in a process pool when there are many."""
+def _read_all(files: Sequence[SourceFile], workers: int | None) -> tuple[list[FileFindings], int]:
+    """Pre-filter every file here (a substring test), then parse the rest, in a process pool when there are many.
+
+    Returns the findings and how many worker processes parsed them (0: this process).
+    """
     wanted: list[SourceFile] = []
     unreadable: list[FileFindings] = []
     for source in files:
@@ -171,11 +179,23 @@ def _read_all(files: Sequence[SourceFile], workers: int | None) -> list[FileFind
             wanted.append(source)
     count = workers if workers is not None else min(os.cpu_count() or 1, 8)
     if count <= 1 or len(wanted) < _PARALLEL_FROM:
-        return unreadable + _read_chunk(wanted)
+        return unreadable + _read_chunk(wanted), 0
     size = max(8, min(_CHUNK, len(wanted) // (count * 4) or 1))
     chunks = [wanted[i : i + size] for i in range(0, len(wanted), size)]
-    with ProcessPoolExecutor(max_workers=count) as pool:
-        return unreadable + [f for batch in pool.map(_read_chunk, chunks) for f in batch]
+    import multiprocessing  # only when a pool is worth it
+    from concurrent.futures import ProcessPoolExecutor
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return unreadable + _read_chunk(wanted), 0
+    # Forked workers only: a spawned or forkserver worker re-imports the caller's __main__, which
+    # would re-run a script that calls the scan without an `if __name__ == "__main__"` guard. The
+    # workers run nothing but the parser on their chunk (no logging, no I/O but reading the files),
+    # so a lock another thread of this process held at fork time is never waited on; Python 3.12's
+    # warning about forking a threaded process is about exactly that risk.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        with ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("fork")) as pool:
+            return unreadable + [f for batch in pool.map(_read_chunk, chunks) for f in batch], count
 
 
 class _Modules:
@@ -210,7 +230,7 @@ def scan_paths(paths: Sequence[str | os.PathLike[str]], *, workers: int | None =
             process only). Small code bases are always read in this process.
     """
     files, module_paths, missing = find_files(paths)
-    findings = _read_all(files, workers)
+    findings, pooled = _read_all(files, workers)
     shown = {f.path: f.shown for f in files}
     facts_by_file = {f.file: f.facts for f in findings if f.facts is not None}
     by_module: dict[str, ModuleFacts] = {}
@@ -219,7 +239,7 @@ def scan_paths(paths: Sequence[str | os.PathLike[str]], *, workers: int | None =
         if facts is not None:
             by_module[name] = facts
     result = StaticScan(errors=list(missing), resolver=Resolver(_Modules(module_paths, by_module)))
-    result.files, result.read = len(files), len(findings)
+    result.files, result.read, result.workers = len(files), len(findings), pooled
     for f in findings:
         result.surfaces += f.surfaces
         result.unmanaged += f.unmanaged

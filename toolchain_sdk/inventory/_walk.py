@@ -9,6 +9,7 @@ inside a governed function or a ``with governed(...)`` block.
 from __future__ import annotations
 
 import ast
+import builtins
 from collections import ChainMap
 from collections.abc import Mapping, Sequence
 from typing import Final, Literal
@@ -16,7 +17,7 @@ from typing import Final, Literal
 from toolchain_sdk.inventory._clients import ClientResolver
 from toolchain_sdk.inventory._findings import FileFindings, RawSurface, Unmanaged
 from toolchain_sdk.inventory._module import ModuleFacts, ValueReader, dotted_name, read_module
-from toolchain_sdk.inventory._values import Const, Dynamic, Value
+from toolchain_sdk.inventory._values import Call, Concat, Const, Dynamic, Value
 
 __all__ = ["GOVERNED_BLOCK", "GOVERNED_CALL", "walk_file"]
 
@@ -81,7 +82,9 @@ def _local_scope(func: _Func | ast.Lambda) -> dict[str, list[ast.expr]]:
 class _Walker(ast.NodeVisitor):
     """Collects surfaces and unmanaged calls, tracking the qualified name, scopes and governed regions."""
 
-    def __init__(self, file: str, facts: ModuleFacts) -> None:
+    def __init__(self, file: str, facts: ModuleFacts, calls: bool = True) -> None:
+        self.calls = calls
+        """Look for model calls (the file mentions a client library); without, only statements are walked."""
         self.found = FileFindings(file)
         self.file = file
         self.reader = ValueReader(facts)
@@ -99,7 +102,7 @@ class _Walker(ast.NodeVisitor):
             if not isinstance(scope, dict):
                 self.scopes[i] = _local_scope(scope)
         maps = [m for m in reversed(self.scopes) if isinstance(m, dict)]
-        return ChainMap(*maps)  # type: ignore[arg-type]
+        return ChainMap(*maps)
 
     def _enclosing(self) -> str:
         names = self.names[:-1] if self.names and self.names[-1] == "<locals>" else self.names
@@ -107,9 +110,30 @@ class _Walker(ast.NodeVisitor):
 
     # --- values ---------------------------------------------------------------------------------
     def _value(self, node: ast.expr) -> Value:
-        """The value of an argument; a name bound in an enclosing function is only known at run time."""
+        """The value of an argument; a name bound in an enclosing function is only known at run time.
+
+        A call keeps its shape with only the arguments that use such names dynamic, so
+        ``tc.approval.require(approver=make(api))`` inside a function is still an approval ``before``.
+        """
         scope = self._scope()
-        if scope and any(isinstance(n, ast.Name) and n.id in scope for n in ast.walk(node)):
+        if not scope:
+            return self.reader.value(node)
+        if isinstance(node, ast.Call):
+            head = node.func
+            while isinstance(head, ast.Attribute):
+                head = head.value
+            starred = any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords)
+            if (isinstance(head, ast.Name) and head.id in scope) or starred:
+                return Dynamic("unresolved")
+            return Call(
+                func=self.reader.expand(node.func) or ast.unparse(node.func),
+                args=tuple(self._value(a) for a in node.args),
+                kwargs=tuple((k.arg, self._value(k.value)) for k in node.keywords if k.arg is not None),
+                text=ast.unparse(node),
+            )
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            return Concat((self._value(node.left), self._value(node.right)))
+        if any(isinstance(n, ast.Name) and n.id in scope for n in ast.walk(node)):
             return Dynamic("unresolved")
         return self.reader.value(node)
 
@@ -122,6 +146,8 @@ class _Walker(ast.NodeVisitor):
             expanded = self.reader.expand(node)
             written = dotted_name(node)
             head = written.partition(".")[0] if written else None
+            if head is not None and head not in self.reader.facts.constants and hasattr(builtins, head):
+                return f"builtins.{expanded}"
             if expanded is not None and head not in self.reader.facts.aliases and self.reader.facts.module:
                 return f"{self.reader.facts.module}.{expanded}"
             if expanded is not None:
@@ -155,6 +181,19 @@ class _Walker(ast.NodeVisitor):
         )
 
     # --- visitors -------------------------------------------------------------------------------
+    def generic_visit(self, node: ast.AST) -> None:
+        """Everything when looking for model calls; else only nested statements (and calls made as statements)."""
+        if self.calls:
+            super().generic_visit(node)
+            return
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+            self.visit_Call(node.value)
+            return
+        for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            for child in getattr(node, name, None) or ():
+                if isinstance(child, ast.AST):
+                    self.visit(child)
+
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         for expr in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
             self.visit(expr)
@@ -214,7 +253,7 @@ class _Walker(ast.NodeVisitor):
         self._with(node, "async with")
 
     def visit_Call(self, node: ast.Call) -> None:
-        if not self.managed and self.clients.candidate(node):
+        if self.calls and not self.managed and self.clients.candidate(node):
             hit = self.clients.match(node, self._scope())
             if hit is not None:
                 self.found.unmanaged.append(Unmanaged(self.file, node.lineno, hit[0], hit[1]))
@@ -225,10 +264,16 @@ class _Walker(ast.NodeVisitor):
         self.generic_visit(node)
 
 
-def walk_file(tree: ast.Module, file: str, module: str, *, is_package: bool = False) -> FileFindings:
-    """Read one parsed file: its module facts (for other files' constants) and what it declares and calls."""
+def walk_file(
+    tree: ast.Module, file: str, module: str, *, is_package: bool = False, calls: bool = True
+) -> FileFindings:
+    """Read one parsed file: its module facts (for other files' constants) and what it declares and calls.
+
+    ``calls=False`` (the file names no client library) skips the search for model calls, so only
+    statements are walked, not every expression.
+    """
     facts = read_module(tree, module, is_package=is_package)
-    walker = _Walker(file, facts)
+    walker = _Walker(file, facts, calls)
     for stmt in tree.body:
         walker.visit(stmt)
     facts.assigned = {}

@@ -2,8 +2,8 @@
 
 Every detector of the policy reports candidate spans; overlaps are resolved so each character is
 replaced at most once (secrets before personal data, then the longer span, then the detector
-listed first); spans inside an earlier replacement (``[EMAIL]``, ``[EMAIL:3f9a1c2b]``) are never
-taken again, so redacting twice changes nothing.
+listed first). Earlier replacements (``[EMAIL]``, ``[EMAIL:3f9a1c2b]``) are blanked before the
+detectors read the text and never taken again, so redacting twice changes nothing.
 """
 
 from __future__ import annotations
@@ -42,6 +42,26 @@ def marker_maker() -> Marker:
     return pseudonym
 
 
+def _any_in(hints: tuple[str, ...], text: str) -> bool:
+    """Whether one of ``hints`` occurs in ``text`` (substring searches, no regex)."""
+    for hint in hints:  # noqa: SIM110 - a plain loop: no generator per call on the hot path
+        if hint in text:
+            return True
+    return False
+
+
+def _masked(text: str, markers: list[Span]) -> str:
+    """``text`` with the inside of each replacement marker blanked (same length): detectors never read
+    a label as context (``[SECRET] = ...`` is no ``secret = ...``, ``[AWS_KEY] = ...`` no AWS key name)."""
+    pieces, pos = [], 0
+    for start, end in markers:
+        pieces.append(text[pos : start + 1])
+        pieces.append("\x00" * (end - start - 2))
+        pos = end - 1
+    pieces.append(text[pos:])
+    return "".join(pieces)
+
+
 def _outside(span: Span, markers: list[Span], text: str) -> list[Span]:
     """The parts of ``span`` outside replacement markers that still hold a letter or digit."""
     pieces, (start, end) = [], span
@@ -58,21 +78,23 @@ def _outside(span: Span, markers: list[Span], text: str) -> list[Span]:
 
 def findings(text: str, detectors: tuple[Detector, ...], policy: Policy) -> list[Finding]:
     """The non-overlapping findings of ``detectors`` in ``text``, sorted by start."""
+    markers = [m.span() for m in policy.marker_re.finditer(text)] if "[" in text else []
+    scanned = _masked(text, markers) if markers else text
     candidates: list[tuple[int, int, int, int, int]] = []  # (kind rank, -length, detector rank, start, end)
     for rank, detector in enumerate(detectors):
+        if detector.hints and not _any_in(detector.hints, scanned):
+            continue  # the cheap pre-check, without starting the detector
         kind_rank = 0 if detector.kind == "secret" else 1
-        for start, end in detector.spans(text):
+        for start, end in detector.spans(scanned):
             candidates.append((kind_rank, start - end, rank, start, end))
     if not candidates:
         return []
-    if "[" in text:
-        markers = [m.span() for m in policy.marker_re.finditer(text)]
-        if markers:
-            clipped = []
-            for kind_rank, _, rank, start, end in candidates:
-                for s, e in _outside((start, end), markers, text):
-                    clipped.append((kind_rank, s - e, rank, s, e))
-            candidates = clipped
+    if markers:
+        clipped = []
+        for kind_rank, _, rank, start, end in candidates:
+            for s, e in _outside((start, end), markers, text):
+                clipped.append((kind_rank, s - e, rank, s, e))
+        candidates = clipped
     candidates.sort()
     starts: list[int] = []
     ends: list[int] = []

@@ -55,6 +55,9 @@ class Detector:
         hints: literal substrings at least one of which every match contains; when none is in the
             text, the detector is skipped without running its pattern (a cheap pre-check).
 
+    Detectors read the text with earlier replacements blanked inside (``[EMAIL]`` reads as ``[`` and
+    ``]`` around NUL characters, same length), so a label is never taken for context.
+
     Raises:
         ConfigError: the label is not upper-case letters, digits and ``_``; the kind is unknown;
             neither or both of ``pattern`` and ``find`` are given.

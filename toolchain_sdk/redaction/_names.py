@@ -38,6 +38,8 @@ _ABOUT_WORDS: Final = frozenset(
         "ttl", "hint", "field", "label", "format", "kind", "mode", "method", "scheme", "header", "provider",
         "version", "required", "enabled", "rotation", "strength", "min", "max", "prefix", "budget", "index",
         "position", "timeout", "store", "manager", "env", "var", "variable", "source", "location", "reset",
+        "seconds", "secs", "sec", "ms", "minutes", "mins", "hours", "days", "size", "bytes", "at", "in", "out",
+        "lifetime", "duration", "age", "interval", "algorithm", "alg", "hash", "digest", "fingerprint", "sha256",
     }
 )  # fmt: skip
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Final
 
 import phonenumbers
@@ -30,13 +30,21 @@ _DOMAIN_RE: Final = re.compile(
 )
 
 
+def _url_user(text: str, start: int, end: int) -> bool:
+    """Whether ``user@host`` is a URL's user name (``https://key@sentry.io``) or a git remote
+    (``git@github.com:org/repo``): addresses of machines, not of people."""
+    return text[max(0, start - 3) : start] == "://" or (
+        text[end : end + 1] == ":" and text[end + 1 : end + 2] not in ("", " ")
+    )
+
+
 def _emails(text: str) -> Iterator[Span]:
     """E-mail addresses, found from each ``@``: the local part before it, a dotted domain after it."""
     at = text.find("@")
     while at != -1:
         domain = _DOMAIN_RE.match(text, at + 1)
         local = _LOCAL_RE.search(text, max(0, at - 64), at) if domain else None
-        if domain and local:
+        if domain and local and not _url_user(text, local.start(), domain.end()):
             yield local.start(), domain.end()
             at = text.find("@", domain.end())
         else:
@@ -82,31 +90,41 @@ def _bounded(text: str, start: int, end: int, *, before: str, joiners: str, lett
     return True
 
 
-def _digit_counts(region: str) -> frozenset[int]:
-    """How many digits a national number of ``region`` can have, with or without its trunk prefix."""
+def _national_shape(region: str) -> Callable[[str], bool]:
+    """A cheap test of a run of digits against ``region``'s national number pattern (phonenumbers'
+    metadata), with or without its trunk prefix: ``1712550361`` (a Unix time) is no US number."""
     metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
-    if metadata is None or metadata.general_desc is None:
-        return frozenset(range(5, 16))
-    lengths = set(metadata.general_desc.possible_length or range(5, 16))
-    prefix = len(metadata.national_prefix or "")
-    return frozenset(lengths | {n + prefix for n in lengths})
+    desc = metadata.general_desc if metadata is not None else None
+    if metadata is None or desc is None or not desc.national_number_pattern:
+        return lambda digits: 5 <= len(digits) <= 15
+    pattern = re.compile(desc.national_number_pattern)
+    prefix = metadata.national_prefix or ""
+
+    def shaped(digits: str) -> bool:
+        if pattern.fullmatch(digits):
+            return True
+        return bool(prefix) and digits.startswith(prefix) and bool(pattern.fullmatch(digits[len(prefix) :]))
+
+    return shaped
 
 
 def _phones(region: str) -> Detector:
     """A phone detector reading national numbers as dialled from ``region``.
 
-    Candidates are runs of digit groups at token boundaries; the cheap checks (digit count for the
-    region, not a date) come first, then ``phonenumbers``' matcher with ``STRICT_GROUPING``: the
-    number must be valid and its groups must be how that country writes them.
+    Candidates are runs of digit groups at token boundaries; the cheap checks (the region's national
+    number pattern, not a date, a version or an IP address) come first, then ``phonenumbers``'
+    matcher with ``STRICT_GROUPING``: the number must be valid and grouped as its country writes it.
     """
-    national = _digit_counts(region)
+    national = _national_shape(region)
 
     def plausible(chunk: str) -> bool:
         body = _EXTENSION_RE.sub("", chunk)
-        digits = sum(c.isdigit() for c in body)
+        if body.count(".") > 2 or _DATE_RE.fullmatch(body):
+            return False  # a version, an IP address or a date
+        digits = "".join(c for c in body if c.isdigit())
         if body.lstrip("(").startswith(("+", "00", "011")):
-            return 7 <= digits <= 18
-        return digits in national and not _DATE_RE.fullmatch(body)
+            return 7 <= len(digits) <= 18
+        return national(digits)
 
     def matches(chunk: str) -> list[Span]:
         found = []
@@ -118,7 +136,9 @@ def _phones(region: str) -> Detector:
         return found
 
     def find(text: str) -> Iterator[Span]:
-        for candidate in _PHONE_RE.finditer(text):
+        pos = 0
+        while (candidate := _PHONE_RE.search(text, pos)) is not None:
+            pos = candidate.start() + 1  # a rejected run may end inside a number that starts after it
             if not _bounded(text, candidate.start(), candidate.end(), before="+-./", joiners=".-/:"):
                 continue
             for offset, part in _trimmed(candidate.group()):
@@ -126,6 +146,7 @@ def _phones(region: str) -> Detector:
                 if found:
                     for start, end in found:
                         yield candidate.start() + offset + start, candidate.start() + offset + end
+                    pos = candidate.end()
                     break
 
     return Detector("phone", "PHONE", "pii", find=find)
@@ -142,6 +163,8 @@ def phone_detector(region: str = DEFAULT_PHONE_REGION) -> Detector:
 
 # Cards: 13-19 digits, plain or in groups separated by single spaces or dashes.
 _NUMERIC_RE: Final = re.compile(r"[0-9][0-9 \-]{11,}[0-9]")
+_UUID_RE: Final = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+"""A UUID can hold a Luhn-valid 4-4-4-4 run of digits (``3dab4845-5894-4384-9768-be89...``): not a card."""
 _DIGITS_RE: Final = re.compile(r"[0-9]+(?:[ \-][0-9]+)*")
 _GROUP_RE: Final = re.compile(r"[0-9]+")
 _CARD_GROUPINGS: Final = frozenset({(4, 6, 5), (4, 6, 4)})  # American Express, Diners Club
@@ -156,10 +179,16 @@ def _cards(text: str) -> Iterator[Span]:
     """Luhn-valid card numbers (issuer digit 2-6: Mastercard, Amex, Visa, Discover, JCB, UnionPay ...).
 
     A card written next to another number (``4111 1111 1111 1111 12/27``, ``qty 2 4111 ...``) joins
-    one run with it; the card is the longest window of groups inside the run that passes.
+    one run with it; the card is the longest window of groups inside the run that passes. Digits
+    inside a UUID are not a card.
     """
+    uuids: list[Span] | None = None
     for stretch in _NUMERIC_RE.finditer(text):
-        yield from _cards_in(text, stretch.start(), stretch.end())
+        for start, end in _cards_in(text, stretch.start(), stretch.end()):
+            if uuids is None:
+                uuids = [m.span() for m in _UUID_RE.finditer(text)] if "-" in text else []
+            if not any(u_start <= start and end <= u_end for u_start, u_end in uuids):
+                yield start, end
 
 
 def _cards_in(text: str, start: int, end: int) -> Iterator[Span]:
@@ -189,13 +218,16 @@ def _cards_in(text: str, start: int, end: int) -> Iterator[Span]:
             i = found + 1
 
 
-_IBAN_RE: Final = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]){11,30}(?![a-z0-9])")
+_IBAN_RE: Final = re.compile(r"[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]){11,30}(?![a-z0-9])")
 
 
 def _ibans(text: str) -> Iterator[Span]:
     """IBANs (country code, check digits, account), plain or in groups of four, checksum-checked."""
     pos = 0
     while (run := _IBAN_RE.search(text, pos)) is not None:
+        if run.start() and text[run.start() - 1].isalnum():
+            pos = run.start() + 1  # inside a longer word
+            continue
         chunk = run.group()
         cuts = [m.end() for m in re.finditer(r"[A-Z0-9](?= |$)", chunk)] or [len(chunk)]
         for cut in sorted({*cuts, len(chunk)}, reverse=True):  # the longest prefix that is an IBAN
@@ -230,11 +262,15 @@ def _ssns(text: str) -> Iterator[Span]:
 
 
 def _ips(text: str) -> Iterator[Span]:
-    """IPv4 addresses (dotted quads, each octet 0-255) and IPv6 addresses (checked by ``ipaddress``)."""
+    """IPv4 addresses (dotted quads, each octet 0-255) and IPv6 addresses (checked by ``ipaddress``).
+
+    Loopback and unspecified addresses (``127.x.x.x``, ``0.x.x.x``, ``::1``) identify no one and are kept.
+    """
     pos = 0
     while (m := _IPV4_RE.search(text, pos)) is not None:
         start, end = m.span()
-        if _bounded(text, start, end, before=".", joiners=".") and all(int(o) <= 255 for o in m.group().split(".")):
+        octets = [int(o) for o in m.group().split(".")]
+        if _bounded(text, start, end, before=".", joiners=".") and max(octets) <= 255 and octets[0] not in (0, 127):
             yield start, end
             pos = end
         else:

@@ -19,7 +19,19 @@ from toolchain_sdk.redaction._model import Detector, FindResult
 from toolchain_sdk.redaction._pii import PII_DETECTORS
 from toolchain_sdk.redaction._secrets import SECRET_DETECTORS
 
-__all__ = ["BUILTIN_DETECTORS", "BUILTIN_VERSION", "DEFAULT_POLICY", "Policy", "active_policy", "use_policy"]
+__all__ = [
+    "ALWAYS_SCRUBBED",
+    "BUILTIN_DETECTORS",
+    "BUILTIN_VERSION",
+    "DEFAULT_POLICY",
+    "Policy",
+    "active_policy",
+    "use_policy",
+]
+
+ALWAYS_SCRUBBED: Final = frozenset({"card", "ssn"})
+"""Personal data removed with the secrets from every text the SDK exports itself (exception messages,
+events, reviewer views), in every capture mode: a card number or SSN in an error is never kept."""
 
 BUILTIN_VERSION: Final = "builtin-1"
 """The version of the built-in detector set; it changes whenever a built-in detector changes."""
@@ -62,7 +74,7 @@ class Policy:
             detectors with the same name, or an ``extra`` entry of an unusable type.
     """
 
-    __slots__ = ("detectors", "labels", "marker_re", "secret_detectors", "version")
+    __slots__ = ("detectors", "labels", "marker_re", "scrub_detectors", "secret_detectors", "version")
 
     def __init__(
         self,
@@ -91,6 +103,10 @@ class Policy:
             )
         self.detectors: tuple[Detector, ...] = tuple(chosen)
         self.secret_detectors: tuple[Detector, ...] = tuple(d for d in chosen if d.kind == "secret")
+        self.scrub_detectors: tuple[Detector, ...] = tuple(
+            d for d in chosen if d.kind == "secret" or d.name in ALWAYS_SCRUBBED
+        )
+        """What ``scrub_text`` removes from the text the SDK exports itself: secrets, card numbers, SSNs."""
         self.labels: frozenset[str] = frozenset(d.label for d in chosen) | {"SECRET"}
         alternatives = "|".join(sorted(self.labels, key=len, reverse=True))
         self.marker_re: re.Pattern[str] = re.compile(rf"\[(?:{alternatives})(?::[0-9a-f]{{8}})?\]")

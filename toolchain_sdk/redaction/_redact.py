@@ -20,6 +20,7 @@ from typing import Final
 import pydantic
 
 from toolchain_sdk.redaction._find import Marker, findings, marker_maker, replace
+from toolchain_sdk.redaction._model import Detector
 from toolchain_sdk.redaction._names import is_secret_name
 from toolchain_sdk.redaction._policy import Policy, active_policy
 
@@ -41,14 +42,24 @@ MAX_NODES: Final = 100_000
 """How many values ``redact`` visits in one structure; the rest become ``TOO_LARGE``."""
 TOO_DEEP: Final = "[TOO DEEP]"
 TOO_LARGE: Final = "[TOO LARGE]"
+"""What the values past ``MAX_NODES`` (and integers too long to write) are shown as."""
 CYCLE: Final = "[CYCLE]"
 """What a container that contains itself is shown as, where it recurs."""
 UNREDACTABLE: Final = "[UNREDACTABLE]"
 """What a value becomes when redacting it failed (fail closed: never the raw value)."""
 SECRET_VALUE: Final = "SECRET"
+_MAX_PASSES: Final = 4
 
 _SCALARS: Final = (bool, float, type(None))
 _CONTAINERS: Final = (list, tuple, set, frozenset, deque)
+
+
+_SEPARATORS: Final = frozenset(' \t\r\n\f\v",;<>{}|`')
+
+
+def _apart(text: str, index: int) -> bool:
+    """Whether ``text[index]`` (or the edge of the text) separates a replacement from its neighbours."""
+    return index < 0 or index >= len(text) or text[index] in _SEPARATORS
 
 
 class _Walker:
@@ -56,17 +67,31 @@ class _Walker:
 
     __slots__ = ("detectors", "marker", "nodes", "path", "policy")
 
-    def __init__(self, policy: Policy, secrets_only: bool, marker: Marker) -> None:
+    def __init__(self, policy: Policy, detectors: tuple[Detector, ...], marker: Marker) -> None:
         self.policy = policy
-        self.detectors = policy.secret_detectors if secrets_only else policy.detectors
+        self.detectors = detectors
         self.marker = marker
         self.nodes = 0
         self.path: set[int] = set()
 
     def text(self, text: str) -> str:
-        """``text`` with every finding replaced; the placeholder if a detector failed."""
+        """``text`` with every finding replaced; the placeholder if a detector failed.
+
+        A replacement glued to other text changes its neighbours' context (``0@0.AAsk-...`` is no
+        address until the key becomes ``[OPENAI_KEY]``), so such text is searched again until nothing
+        is found: redacting twice then changes nothing. Replacements between separators (spaces,
+        double quotes, commas ...) change no neighbour and need no second search.
+        """
         try:
-            return replace(text, findings(text, self.detectors, self.policy), self.marker)
+            for _ in range(_MAX_PASSES):
+                found = findings(text, self.detectors, self.policy)
+                if not found:
+                    return text
+                glued = any(not _apart(text, f.start - 1) or not _apart(text, f.end) for f in found)
+                text = replace(text, found, self.marker)
+                if not glued:
+                    return text  # every replacement stands between separators: its neighbours read the same
+            return text
         except Exception:  # fail closed: never export what could not be checked
             return UNREDACTABLE
 
@@ -107,7 +132,10 @@ class _Walker:
         return self.text(_as_text(value))
 
     def number(self, value: int) -> object:
-        """An int as it is, unless its digits are a card, phone or SSN (then the redacted text)."""
+        """An int as it is, unless its digits are a card, phone or SSN (then the redacted text); one too
+        long to write as text (over ~3,900 digits, past Python's conversion limit) as ``TOO_LARGE``."""
+        if value.bit_length() > 13_000:
+            return TOO_LARGE
         if not 100_000 <= abs(value) < 10**20:
             return value
         text = str(value)
@@ -126,7 +154,8 @@ class _Walker:
                 out: dict[object, object] = {}
                 for k, v in value.items():
                     key = self.key(k)
-                    out[key] = self.secret(v) if is_secret_name(str(key)) else self.walk(v, depth + 1)
+                    named_secret = isinstance(key, str) and is_secret_name(key)
+                    out[key] = self.secret(v) if named_secret else self.walk(v, depth + 1)
                 return out
             items = list(value)  # type: ignore[call-overload]
             if isinstance(value, (set, frozenset)):
@@ -167,25 +196,34 @@ def redact(value: object, *, policy: Policy | None = None, secrets_only: bool = 
         deeper than ``MAX_DEPTH`` becomes ``[TOO DEEP]``, a container inside itself ``[CYCLE]``.
     """
     try:
-        walker = _Walker(policy or active_policy(), secrets_only, marker_maker())
+        chosen = policy or active_policy()
+        walker = _Walker(chosen, chosen.secret_detectors if secrets_only else chosen.detectors, marker_maker())
         return walker.walk(value, 0)
     except Exception:  # fail closed
         return UNREDACTABLE
 
 
+def _scrubbed(value: object) -> object:
+    """``value`` with the active policy's scrub detectors applied (secrets, card numbers, SSNs)."""
+    try:
+        chosen = active_policy()
+        return _Walker(chosen, chosen.scrub_detectors, marker_maker()).walk(value, 0)
+    except Exception:  # fail closed
+        return UNREDACTABLE
+
+
 def scrub_text(text: str) -> str:
-    """``text`` with secrets (API keys, tokens, private keys, credentials) replaced by their labels.
+    """``text`` with secrets (API keys, tokens, private keys, credentials), card numbers and US SSNs
+    replaced by their labels.
 
     What the SDK runs over every exception message, stack trace, event and reviewer view, in
-    every capture mode. Personal data is kept (``redact`` removes it). Fails closed.
+    every capture mode. Other personal data is kept (``redact`` removes it). Fails closed.
     """
-    result = redact(text, secrets_only=True)
+    result = _scrubbed(text)
     return result if isinstance(result, str) else UNREDACTABLE
 
 
 def scrub(value: object) -> object:
-    """A JSON-like copy of ``value`` with the secrets in its text and under secret-naming keys replaced.
-
-    ``redact(value, secrets_only=True)``: personal data is kept. Fails closed.
-    """
-    return redact(value, secrets_only=True)
+    """A JSON-like copy of ``value`` with the secrets, card numbers and SSNs in its text, and the
+    values under secret-naming keys, replaced. Other personal data is kept. Fails closed."""
+    return _scrubbed(value)

@@ -60,7 +60,7 @@ _NOT_SECRET_VALUES: Final = frozenset(
     {"none", "null", "nil", "true", "false", "undefined", "required", "optional", "string", "str", "bytes",
      "int", "redacted", "hidden", "masked", "omitted", "empty", "unset", "bearer", "basic", "yes", "no",
      "expired", "invalid", "missing", "revoked", "valid", "error", "failed", "present", "rotated",
-     "refreshed", "updated", "changed", "reset", "denied", "unknown", "default", "secret", "password"}
+     "refreshed", "updated", "changed", "reset", "denied", "unknown", "default"}
 )  # fmt: skip
 _MASKED_RE: Final = re.compile(
     r"[*xX•.\-_#]+|<[^>]*>|\{\{.*\}\}|\$\{.*\}|\{[^}]*\}|%\([^)]*\)s|\$[A-Z_][A-Z0-9_]*|%[A-Z_]+%"
@@ -75,10 +75,17 @@ _HIT_RE: Final = re.compile(r"pass|pwd|secret|token|key|auth|credential|cookie|s
 _TAIL_RE: Final = re.compile(
     r"""(?P<rest>[\w-]*)[\]'"`]{0,2}[ \t]*(?::=|=>|==?|:)[ \t]*
         (?:(?P<q>["'`])(?P<quoted>(?:(?!(?P=q))[^\\\n]|\\.){1,400})(?P=q)
-          |(?P<bare>[^\s"'`,;&<>{}\[\]()]{1,400}+)(?![(\[]))""",
+          |(?P<bare>[^\s"'`,;<>{}\[\]()]{1,400}+)(?![(\[]))""",
     re.VERBOSE,
 )
 _NAME_CHARS: Final = frozenset("_.-")
+_REFERENCE_RE: Final = re.compile(
+    r"(?:process|os|self|this|settings|config|cfg|conf|env|environ|app|ctx|context|secrets|vault|args|options|opts"
+    r"|params|props|request|req|window|import\.meta)(?:\.[A-Za-z_$][\w$]*)+"
+)
+"""A bare dotted name rooted in a usual holder (``process.env.STRIPE_KEY``, ``settings.DB_PASSWORD``):
+where the secret is kept, not the secret."""
+_SCHEME_RE: Final = re.compile(r"(?i:bearer|basic|token|digest|apikey)[ \t]+")
 _AUTH_HEADER_RE: Final = re.compile(
     r"(?i:authorization)[\"']?[ \t]*[:=][ \t]*[\"']?(?!(?i:bearer)\s)(?:(?i:basic|token|digest|apikey|sso-key)[ \t]+)?"
     r"(?P<value>[^\s\"',;]{4,})"
@@ -89,10 +96,29 @@ def _assigned_secret(name: str, value: str) -> bool:
     """A value assigned to a secret name that is plausibly the secret: not a placeholder (``None``,
     ``****``, ``<token>``, ``${VAR}``: detect-secrets' templated-secret filter), not too short, and
     not a plain word when the name is a weak one (``session: expired``)."""
-    stripped = value.strip()
+    stripped = value.strip().rstrip(".!?")
     if len(stripped) < 4 or stripped.lower() in _NOT_SECRET_VALUES or _MASKED_RE.fullmatch(stripped):
         return False
     return not (is_weak_secret_name(name) and _PLAIN_WORD_RE.fullmatch(stripped))
+
+
+_NAMED_VALUE_RE: Final = re.compile(
+    r"""(?i:name|key)["']?[ \t]*[:=][ \t]*["']?(?P<name>[\w.-]+)["']?[ \t]*,?[ \t]*\r?\n?[ \t]*(?:-[ \t]*)?
+        ["']?(?i:value)["']?[ \t]*[:=][ \t]*
+        (?:(?P<q>["'`])(?P<quoted>(?:(?!(?P=q))[^\\\n]|\\.){1,400})(?P=q)|(?P<bare>[^\s"'`,;<>{}\[\]()]{1,400}+))""",
+    re.VERBOSE,
+)
+"""A secret passed as a name/value pair: Kubernetes ``env`` entries, ECS and CloudFormation parameters."""
+
+
+def _named_values(text: str, lowered: str) -> Iterator[Span]:
+    """``- name: DB_PASSWORD`` then ``value: ...`` (or ``{"name": "api_key", "value": "..."}``): the value."""
+    if "value" not in lowered:
+        return
+    for m in _NAMED_VALUE_RE.finditer(text):
+        group = "quoted" if m.group("quoted") is not None else "bare"
+        if is_secret_name(m.group("name")) and _assigned_secret(m.group("name"), m.group(group)):
+            yield m.span(group)
 
 
 def _keyword(text: str) -> Iterator[Span]:
@@ -100,6 +126,7 @@ def _keyword(text: str) -> Iterator[Span]:
     lowered = text.lower()
     if len(lowered) != len(text):  # a few characters lower-case to two ("İ"): search the text itself
         lowered = text.upper().lower() if len(text.upper().lower()) == len(text) else text
+    yield from _named_values(text, lowered)
     pos = 0
     while (hit := _HIT_RE.search(lowered, pos)) is not None:
         pos = hit.end()
@@ -112,8 +139,14 @@ def _keyword(text: str) -> Iterator[Span]:
             start -= 1
         name = text[start : tail.end("rest")]
         group = "quoted" if tail.group("quoted") is not None else "bare"
-        if is_secret_name(name) and _assigned_secret(name, tail.group(group)):
-            yield tail.span(group)
+        value = tail.group(group)
+        if group == "bare" and _REFERENCE_RE.fullmatch(value):
+            continue
+        start, end = tail.span(group)
+        if scheme := _SCHEME_RE.match(value):  # "Authorization": "Bearer ...": the credential, not its scheme
+            start += scheme.end()
+        if is_secret_name(name) and _assigned_secret(name, text[start:end]):
+            yield start, end
             pos = tail.end()
 
 
@@ -168,6 +201,7 @@ SECRET_DETECTORS: Final[tuple[Detector, ...]] = (
         "GITHUB_TOKEN",
         r"(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{22,}",
         "gh",
+        "github_pat_",
     ),
     _vendor(
         "gitlab",
@@ -180,7 +214,7 @@ SECRET_DETECTORS: Final[tuple[Detector, ...]] = (
     _vendor(
         "slack",
         "SLACK_TOKEN",
-        r"xox[abposre]-(?:[0-9A-Za-z]+-?){2,}[0-9A-Za-z]+|xapp-\d-[A-Z0-9]+-\d+-[a-z0-9]+"
+        r"xox[abposre]-[0-9A-Za-z][0-9A-Za-z\-]{8,}|xapp-\d-[A-Z0-9]+-\d+-[a-z0-9]+"
         r"|https://hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9_/]+",
         "xox",
         "xapp-",
@@ -215,8 +249,9 @@ SECRET_DETECTORS: Final[tuple[Detector, ...]] = (
         "url_credentials",
         "URL_CREDENTIALS",
         "secret",
-        # user:password between :// and @ (detect-secrets' basic-auth URI), the user name may be empty
-        re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://(?P<value>[^\s/?#@:\"'<>]*:[^\s/?#@\"'<>]+)@"),
+        # user:password between :// and the last @ of the authority (detect-secrets' basic-auth URI);
+        # the user name may be empty, the password may hold an unescaped @
+        re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://(?P<value>[^\s/?#@:\"'<>]*:[^\s/\"'<>]+)@"),
         hints=("://",),
     ),
     Detector(
