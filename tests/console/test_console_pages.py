@@ -131,3 +131,19 @@ def test_the_audit_page_searches_by_trace_and_surface_and_shows_the_chain_status
         first["reason"] = "nothing happened"
         chain.write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n")
         assert "tampered" in client.get("/audit").text
+
+
+def test_the_kill_switch_page_lists_the_surfaces_a_scan_finds(tmp_path: Path) -> None:
+    """With --scan PATHS, surfaces declared in code that was never imported are listed, marked as from the scan."""
+    code = tmp_path / "app"
+    code.mkdir()
+    (code / "bot.py").write_text(
+        "import toolchain_sdk as tc\n\n"
+        "@tc.governed_call('scan.only_in_code', owner='ops', risk='medium', fallback=lambda: 'x')\n"
+        "def reply() -> str:\n    return 'model'\n"
+    )
+    app, token = _console(tmp_path, scan=(code,))
+    with serving(app) as url:
+        page = login_at(url, token).get("/flags").text
+    row = page.split('data-surface="scan.only_in_code"')[1].split("</tr>")[0]
+    assert "scan" in row and "scan.only_in_code.kill" in row

@@ -3,7 +3,7 @@ where that state comes from, and kill / allow / restore through ``FlagFile`` —
 atomic, change-logged writes as ``toolchain kill`` / ``allow`` / ``restore``.
 
 Known surfaces come from the flag file's entries, the inventory registry of the process the
-console runs in, and the static scan of ``--scan PATHS`` (when the inventory package offers one).
+console runs in, and the static scan of ``--scan PATHS`` (``toolchain_sdk.inventory.control_sheet``).
 """
 
 from __future__ import annotations
@@ -107,14 +107,11 @@ def scanned_specs(paths: Sequence[Path]) -> tuple[list[Any], str | None]:
     """The surfaces the inventory's static scan finds under ``paths``, and a note when there is no scan."""
     if not paths:
         return [], None
-    scan = getattr(inventory, "scan", None)
-    if scan is None:
-        return [], "the static scan (--scan) needs toolchain_sdk.inventory.scan, which this version does not have"
     try:
-        found = scan([str(p) for p in paths])
+        sheet = inventory.control_sheet([str(p) for p in paths])  # the same scan as `toolchain inventory`
     except Exception as exc:
         return [], f"the static scan failed: {type(exc).__name__}: {exc}"
-    return list(getattr(found, "surfaces", found)), None
+    return list(sheet.surfaces), None
 
 
 def known_surfaces(flags: FlagFile, scan: Sequence[Path] = ()) -> tuple[list[KnownSurface], str | None]:
