@@ -28,9 +28,11 @@ sys.path.insert(0, str(ROOT))
 import uvicorn  # noqa: E402
 
 import toolchain_sdk as tc  # noqa: E402
+from toolchain_sdk import config  # noqa: E402
 from toolchain_sdk.approval import ApprovalRequest, open_store  # noqa: E402
 from toolchain_sdk.console import ConsoleSettings, UserStore, create_app  # noqa: E402
 from toolchain_sdk.flags import FlagFile  # noqa: E402
+from toolchain_sdk.redaction import scrub  # noqa: E402
 
 
 def _demo_surfaces() -> None:
@@ -59,19 +61,21 @@ def _demo_requests(store_url: str) -> None:
     """Two pending requests: one before a refund is issued, one reviewing a drafted reply."""
     store = open_store(store_url)
     now = dt.datetime.now(dt.UTC)
+    hasher = config.hasher()  # the hashes a real gate would bind the decision to
+    refund_args = {"order_id": "A-10442", "amount": 249.0, "card": "4111 1111 1111 1111"}
+    ticket_args = {"ticket": "My order A-10442 arrived broken, can I get my money back?"}
+    draft = ("Hello, I'm sorry your order arrived damaged. We will refund the full amount of 249.00 EUR to your "
+             "card within 5 working days.")  # fmt: skip
     store.submit(ApprovalRequest(
         id="3f9c2a7be1d04c55", surface="billing.issue_refund", risk="high", phase="before",
-        arguments={"order_id": "A-10442", "amount": 249.0, "customer_email": "[REDACTED:email]"},
-        arguments_sha256="5d41402abc4b2a76b9719d911017c592ae1b6f1d9c3f0f1e6e2a3b4c5d6e7f80",
+        arguments=scrub(refund_args),  # type: ignore[arg-type]  # what a reviewer sees: the card number scrubbed
+        arguments_sha256=hasher.hash_arguments(refund_args),
         created_at=now - dt.timedelta(seconds=40), expires_at=now + dt.timedelta(minutes=14, seconds=20),
         owner="billing", model="claude-x", prompt_name="refund_policy", prompt_version="3"))  # fmt: skip
     store.submit(ApprovalRequest(
         id="8a1e77c0d2b94f1a", surface="support.refund_reply", risk="high", phase="after",
-        arguments={"ticket": "My order A-10442 arrived broken, can I get my money back?"},
-        arguments_sha256="9e107d9d372bb6826bd81d3542a419d6e2ab1f4c7a8b9c0d1e2f3a4b5c6d7e8f",
-        output="Hello, I'm sorry your order arrived damaged. We will refund the full amount of 249.00 EUR to your "
-        "card within 5 working days.", output_kind="text",
-        output_sha256="2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae",
+        arguments=ticket_args, arguments_sha256=hasher.hash_arguments(ticket_args),
+        output=draft, output_kind="text", output_sha256=hasher.hash_value(draft),
         created_at=now - dt.timedelta(seconds=5), expires_at=now + dt.timedelta(minutes=9, seconds=55),
         owner="support-platform", model="gpt-4o-mini", prompt_name="support_refund_policy",
         prompt_version="3"))  # fmt: skip

@@ -9,12 +9,13 @@ and is created only when asked for.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import time
 import types
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from opentelemetry.context import Context
@@ -33,7 +34,16 @@ if TYPE_CHECKING:
     from toolchain_sdk._core.pipeline import Surface
     from toolchain_sdk.audit import Sink
 
-__all__ = ["INJECTED", "PROMPT_OVERRIDE", "CallRecord", "GovernedCall", "current_call", "current_record"]
+__all__ = [
+    "INJECTED",
+    "OVERRIDES",
+    "PROMPT_OVERRIDE",
+    "CallRecord",
+    "GovernedCall",
+    "current_call",
+    "current_record",
+    "overriding_prompt",
+]
 
 CURRENT: contextvars.ContextVar[CallRecord | None] = contextvars.ContextVar("toolchain_current_call", default=None)
 """The record of the governed call running in this context (set by the pipeline's ``enter``)."""
@@ -42,6 +52,29 @@ PROMPT_OVERRIDE: contextvars.ContextVar[tuple[str, Prompt] | None] = contextvars
     "toolchain_prompt_override", default=None
 )
 """``(surface, prompt)``: calls of that surface begun in this context use this prompt version (eval runs)."""
+
+
+class _Overrides:
+    """Whether a prompt override was ever set in this process: until then no call looks for one."""
+
+    __slots__ = ("used",)
+
+    def __init__(self) -> None:
+        self.used = False
+
+
+OVERRIDES = _Overrides()
+
+
+@contextlib.contextmanager
+def overriding_prompt(surface: str, prompt: Prompt) -> Iterator[None]:
+    """Within the block, calls of ``surface`` begun in this context use ``prompt`` (an eval's ``prompts:``)."""
+    OVERRIDES.used = True
+    token = PROMPT_OVERRIDE.set((surface, prompt))
+    try:
+        yield
+    finally:
+        PROMPT_OVERRIDE.reset(token)
 
 
 def current_call() -> GovernedCall | None:
@@ -59,7 +92,7 @@ def _keep_rendered(prompt: Prompt, text: str) -> None:
     """Keep the prompt a content-capturing call rendered (``call.prompt.render``), for its span and record."""
     record = CURRENT.get()
     if record is not None and record.surface.content:
-        record.rendered = text
+        record.note().rendered = text
 
 
 set_render_listener(_keep_rendered)
@@ -111,6 +144,27 @@ def _carries_content(span: ReadableSpan) -> bool:
     return any(e.name in semconv.CONTENT_EVENTS for e in getattr(span, "events", ()))
 
 
+class CallNotes:
+    """What a call records only sometimes, kept apart so a plain call allocates and sets none of it.
+
+    Attributes:
+        prompt: the prompt version an eval run put in place of the surface's (``PROMPT_OVERRIDE``).
+        started_ns: when the call began (for the audit record; set when audit is on).
+        rendered: the last prompt rendered in the call (content capture only).
+        retrieval: ``record_retrieval``'s audit fields.
+        evidence: ``record_output``'s citations and confidence.
+    """
+
+    __slots__ = ("evidence", "prompt", "rendered", "retrieval", "started_ns")
+
+    def __init__(self) -> None:
+        self.prompt: Prompt | None = None
+        self.started_ns = 0
+        self.rendered: str | None = None
+        self.retrieval: dict[str, object] | None = None
+        self.evidence: dict[str, object] | None = None
+
+
 class CallRecord:
     """What the SDK knows about one governed call; written by the pipeline and the gates only.
 
@@ -126,9 +180,8 @@ class CallRecord:
         sink: the audit sink of this call (``None`` when audit is off).
     """
 
-    __slots__ = ("_handle", "args", "attrs", "child_usage", "context", "events", "evidence", "instance", "kwargs",
-                 "model_child", "outcome", "output", "prompt", "refused", "rendered", "retrieval", "route_state",
-                 "sink", "span", "started_ns", "surface")  # fmt: skip
+    __slots__ = ("_handle", "args", "attrs", "child_usage", "context", "events", "instance", "kwargs", "model_child",
+                 "notes", "outcome", "output", "refused", "route_state", "sink", "span", "surface")  # fmt: skip
 
     def __init__(self, surface: Surface, args: tuple[object, ...], kwargs: dict[str, object], instance: object) -> None:
         self.surface = surface
@@ -146,12 +199,23 @@ class CallRecord:
         self.route_state: Any = None  # a routed call's RouteState: the target being tried
         self.child_usage: set[str] = set()  # the gen_ai.usage.* names such spans carried
         self.sink: Sink | None = None  # the audit sink this call's record goes to (None: audit off)
-        self.started_ns = 0  # when the call began (for the audit record; set when audit is on)
-        self.rendered: str | None = None  # the last prompt rendered in the call (content capture only)
-        self.retrieval: dict[str, object] | None = None  # record_retrieval's audit fields
-        self.evidence: dict[str, object] | None = None  # record_output's citations and confidence
+        self.notes: CallNotes | None = None  # what only some calls record (made on first write)
         self._handle: GovernedCall | None = None
-        self.prompt: Prompt | None = surface.prompt  # the surface's, or an eval run's override (Surface.begin)
+
+    def note(self) -> CallNotes:
+        """The call's notes, made on first use."""
+        notes = self.notes
+        if notes is None:
+            notes = self.notes = CallNotes()
+        return notes
+
+    @property
+    def prompt(self) -> Prompt | None:
+        """The prompt this call uses: the surface's, or the version an eval run put in its place."""
+        notes = self.notes
+        if notes is not None and notes.prompt is not None:
+            return notes.prompt
+        return self.surface.prompt
 
     @property
     def handle(self) -> GovernedCall:
@@ -317,7 +381,7 @@ class GovernedCall:
             evidence["confidence"] = float(confidence)
         self._rec.output = (value,)
         if evidence:
-            self._rec.evidence = evidence
+            self._rec.note().evidence = evidence
 
     def record_usage(
         self,
@@ -412,7 +476,7 @@ class GovernedCall:
         attrs[semconv.RETRIEVAL_INDEX] = index
         attrs[semconv.RETRIEVAL_VERSION] = str(version)
         attrs[semconv.GEN_AI_DATA_SOURCE_ID] = index
-        self._rec.retrieval = {
+        self._rec.note().retrieval = {
             "retrieval_index": index,
             "retrieval_version": str(version),
             "retrieval_scope": scope,

@@ -19,7 +19,7 @@ from opentelemetry.util import types as otel_types
 
 from toolchain_sdk import audit, config, semconv
 from toolchain_sdk._core.binding import CALL_PARAM, Binder
-from toolchain_sdk._core.call import CURRENT, PROMPT_OVERRIDE, CallRecord
+from toolchain_sdk._core.call import CURRENT, OVERRIDES, PROMPT_OVERRIDE, CallRecord
 from toolchain_sdk._core.capture import CONTENT_MODES, Captured, KeepingStreamHasher, capture, joined
 from toolchain_sdk._core.recording import build_record
 from toolchain_sdk._core.returned import GovernedStream, is_stream
@@ -138,9 +138,11 @@ class Surface:
     def begin(self, instance: object, args: tuple[object, ...], kwargs: dict[str, object]) -> CallRecord:
         """Create the call's record and, when tracing is on, start its span with the input hash."""
         call = CallRecord(self, args, kwargs, instance)
-        attributes, override = self.static_attrs, PROMPT_OVERRIDE.get()
-        if override is not None and override[0] == self.span_name:  # an eval run's prompts: [name@4]
-            call.prompt, attributes = override[1], _with_prompt(attributes, override[1])
+        attributes = self.static_attrs
+        if OVERRIDES.used:  # an eval run in this process set prompt versions: [name@4]
+            override = PROMPT_OVERRIDE.get()
+            if override is not None and override[0] == self.span_name:
+                call.note().prompt, attributes = override[1], _with_prompt(attributes, override[1])
         if self.router is not None:
             call.route_state = self.router.RouteState(self.route, on_event=call.add_event)
         if self.inject:
@@ -149,7 +151,7 @@ class Surface:
         sink = active_sink()
         if sink is not None:
             call.sink = sink
-            call.started_ns = time.time_ns()
+            call.note().started_ns = time.time_ns()
         tracer = active_tracer()
         if tracer is None:
             if sink is not None:
@@ -338,8 +340,9 @@ class Surface:
             attrs[semconv.OUTPUT_VALUE], attrs[semconv.OUTPUT_MIME_TYPE] = captured.text, captured.mime
             if captured.sha256 is not None:
                 attrs[semconv.OUTPUT_TRUNCATED] = True
-        if call.rendered is not None:
-            content["prompt_rendered"] = captured = capture(call.rendered, mode)
+        rendered = call.notes.rendered if call.notes is not None else None
+        if rendered is not None:
+            content["prompt_rendered"] = captured = capture(rendered, mode)
             attrs[semconv.PROMPT_RENDERED] = captured.text
         attrs[semconv.REDACTION_POLICY] = active_policy().version
         return content

@@ -71,8 +71,9 @@ def build_record(
     if span is not None:
         ctx = span.get_span_context()
         trace_id, span_id = format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
+    notes = call.note()
     fields: dict[str, Any] = {
-        "time": _dt.datetime.fromtimestamp(call.started_ns / 1e9, _dt.UTC),
+        "time": _dt.datetime.fromtimestamp(notes.started_ns / 1e9, _dt.UTC),
         "trace_id": trace_id,
         "span_id": span_id,
         "service": config.current_settings().service_name,
@@ -118,10 +119,8 @@ def build_record(
         fields["truncated"] = truncated
     if exc is not None:
         fields["error_message"] = scrub_text(str(exc))
-    retrieval = call.retrieval
-    if retrieval is not None:
-        fields.update(retrieval)
-    evidence = call.evidence
-    if evidence is not None:
-        fields.update(evidence)
+    if notes.retrieval is not None:
+        fields.update(notes.retrieval)
+    if notes.evidence is not None:
+        fields.update(notes.evidence)
     return audit.AuditRecord(**{k: v for k, v in fields.items() if v is not None})

@@ -21,7 +21,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind
 
 from toolchain_sdk import approval, config, semconv
-from toolchain_sdk._core.call import PROMPT_OVERRIDE
+from toolchain_sdk._core.call import overriding_prompt
 from toolchain_sdk.errors import ConfigError
 from toolchain_sdk.evals._assertions import Checked, check, load_callable, require_jsonschema
 from toolchain_sdk.evals._model import Case, EvalFile
@@ -158,9 +158,13 @@ def run_case(plan: Plan, case: Case, prompt_ref: str | None, approve_as: str | N
             if span is not None:
                 span.set_attribute(semconv.GEN_AI_EVALUATION_EXPLANATION, f"skipped: {reason}")
             return result("skipped", None, [reason])
-        token = PROMPT_OVERRIDE.set((plan.target.spec.surface, plan.prompts[prompt_ref])) if prompt_ref else None
+        overriding = (
+            overriding_prompt(plan.target.spec.surface, plan.prompts[prompt_ref])
+            if prompt_ref
+            else contextlib.nullcontext()
+        )
         try:
-            with approval.approving_as(approve_as) if approve_as else contextlib.nullcontext():
+            with overriding, approval.approving_as(approve_as) if approve_as else contextlib.nullcontext():
                 output = call_target(plan.target, plan.arguments[case.id])
         except Exception as exc:  # the surface raised (denied, fallback failed, a bug): the case fails
             outcome = result("fail", 0.0, [f"the call raised {type(exc).__name__}: {scrub_text(str(exc))}"])
@@ -169,9 +173,6 @@ def run_case(plan: Plan, case: Case, prompt_ref: str | None, approve_as: str | N
             passed = all(c.passed for c in checks)
             outcome = result("pass" if passed else "fail", _score(checks), [c.reason for c in checks if not c.passed],
                              checks)  # fmt: skip
-        finally:
-            if token is not None:
-                PROMPT_OVERRIDE.reset(token)
         if span is not None:
             span.set_attribute(semconv.GEN_AI_EVALUATION_SCORE_VALUE, float(outcome.score or 0.0))
             span.set_attribute(semconv.GEN_AI_EVALUATION_SCORE_LABEL, outcome.status)
