@@ -370,6 +370,9 @@ class GovernedCall:
             ValueError: ``confidence`` is not a number in [0, 1].
             TypeError: ``citations`` is not a list or tuple.
         """
+        if citations is None and confidence is None:
+            self._rec.output = (value,)
+            return
         evidence: dict[str, object] = {}
         if citations is not None:
             if not isinstance(citations, (list, tuple)):

@@ -7,6 +7,7 @@ SDK steps fail open through ``_safety``; gates (controls) fail closed and are ne
 
 from __future__ import annotations
 
+import contextvars
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -29,10 +30,10 @@ from toolchain_sdk.errors import AuditUnavailable
 from toolchain_sdk.hashing import StreamHasher
 from toolchain_sdk.inventory import SurfaceSpec
 from toolchain_sdk.prompts import Prompt
-from toolchain_sdk.redaction import active_policy, scrub_text
+from toolchain_sdk.redaction import active_policy, redact, scrub_text
 from toolchain_sdk.tracing import Instruments, active_tracer, active_watcher, instruments
 
-__all__ = ["Gate", "Surface", "enter", "leave"]
+__all__ = ["Gate", "Surface", "enter", "leave", "stream_context"]
 
 
 class Gate(Protocol):
@@ -399,15 +400,22 @@ class Surface:
             seconds = (time.time_ns() - started) / 1e9 - (waited / 1000 if isinstance(waited, (int, float)) else 0)
             meters.operation_duration.record(max(seconds, 0.0), genai)
 
-    @staticmethod
-    def _record_exception(span: Span, attrs: dict[str, otel_types.AttributeValue], exc: BaseException) -> None:
-        """``error.type``, the ``exception`` event and the ERROR status, every text scrubbed of secrets.
+    def error_text(self, text: str) -> str:
+        """Exception text as this surface exports it: secrets (and card numbers, SSNs) out in every mode,
+        all personal data out too under ``capture="redacted"`` (an exception message is content)."""
+        if self.spec.capture == "redacted":
+            cleaned = redact(text)
+            return cleaned if isinstance(cleaned, str) else scrub_text(text)
+        return scrub_text(text)
+
+    def _record_exception(self, span: Span, attrs: dict[str, otel_types.AttributeValue], exc: BaseException) -> None:
+        """``error.type``, the ``exception`` event and the ERROR status, every text cleaned (``error_text``).
 
         Not ``span.record_exception``: it would export the message and stack trace as they are.
         """
         kind = attrs[semconv.ERROR_TYPE]
-        message = scrub_text(str(exc))
-        trace_text = scrub_text("".join(traceback.format_exception(exc)))
+        message = self.error_text(str(exc))
+        trace_text = self.error_text("".join(traceback.format_exception(exc)))
         span.add_event(
             semconv.EVENT_EXCEPTION,
             {
@@ -500,6 +508,18 @@ def enter(call: CallRecord) -> tuple[object, object]:
     if cached is None or cached[0] is not current:
         cached = call.context = (current, trace.set_span_in_context(span, current))
     return otel_context.attach(cached[1]), CURRENT.set(call)
+
+
+def stream_context(call: CallRecord) -> contextvars.Context:
+    """A copy of the current context in which ``call`` (and its span) is current: a generator's own.
+
+    A governed generator runs each step of its body in it (``Context.run``), as an asyncio task runs
+    its coroutine: spans made in the body nest under the call, the consumer's code never runs
+    inside it, and no step pays for an attach and a detach.
+    """
+    context = contextvars.copy_context()
+    context.run(enter, call)  # never left: the context belongs to the stream
+    return context
 
 
 def leave(tokens: tuple[object, object]) -> None:

@@ -10,6 +10,7 @@ the pipeline records the failure on the span and raises it for high risk, warns 
 from __future__ import annotations
 
 import datetime as _dt
+import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ from opentelemetry.util import types as otel_types
 
 from toolchain_sdk import audit, config, semconv
 from toolchain_sdk._core.capture import Captured
-from toolchain_sdk.redaction import active_policy, scrub_text
+from toolchain_sdk.redaction import active_policy
 
 if TYPE_CHECKING:
     from toolchain_sdk._core.call import CallRecord
@@ -56,6 +57,15 @@ def _text(attrs: Mapping[str, object], key: str) -> str | None:
     return str(value) if value is not None else None
 
 
+def _service(span: object) -> str | None:
+    """The call's service: its span's resource ``service.name``, else configure()'s, else ``OTEL_SERVICE_NAME``."""
+    resource = getattr(span, "resource", None)
+    name = resource.attributes.get("service.name") if resource is not None else None
+    if isinstance(name, str):
+        return name
+    return config.current_settings().service_name or os.environ.get("OTEL_SERVICE_NAME") or None
+
+
 def build_record(
     call: CallRecord,
     attrs: Mapping[str, otel_types.AttributeValue],
@@ -76,7 +86,7 @@ def build_record(
         "time": _dt.datetime.fromtimestamp(notes.started_ns / 1e9, _dt.UTC),
         "trace_id": trace_id,
         "span_id": span_id,
-        "service": config.current_settings().service_name,
+        "service": _service(span),
         "surface": spec.surface,
         "owner": spec.owner,
         "risk": spec.risk,
@@ -118,7 +128,7 @@ def build_record(
                 truncated.append({"field": name, "size": captured.size, "sha256": captured.sha256})
         fields["truncated"] = truncated
     if exc is not None:
-        fields["error_message"] = scrub_text(str(exc))
+        fields["error_message"] = surface.error_text(str(exc))
     if notes.retrieval is not None:
         fields.update(notes.retrieval)
     if notes.evidence is not None:

@@ -9,12 +9,14 @@ to the consumer, so the consumer's code never runs inside our context.
 
 from __future__ import annotations
 
+import contextvars
 import functools
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Generator
 from typing import Any
 
 from toolchain_sdk._core.call import CURRENT, CallRecord
-from toolchain_sdk._core.pipeline import Surface, enter, leave
+from toolchain_sdk._core.pipeline import Surface, enter, leave, stream_context
 from toolchain_sdk._core.relay import arelay, relay
 from toolchain_sdk.hashing import StreamHasher
 
@@ -122,16 +124,68 @@ class _Stream:
         self.surface.fail(self.call, exc, self.digest if self.started else None)
 
 
+class _GeneratorStream(_Stream):
+    """The hooks of a governed (sync) generator: its body runs in the stream's own context.
+
+    Each step of the body is ``context.run(body.send, value)`` (``_InContext``), so nothing is
+    attached before a step or detached after it; the consumer's context is never changed.
+    """
+
+    __slots__ = ("context",)
+
+    def _begin(self) -> None:  # type: ignore[override]
+        call = self.call = self.surface.begin(self.instance, self.args, self.kwargs)
+        self.digest = self.surface.new_digest(call)
+        self.context = stream_context(call)
+        self.enter = _NO_TOKEN  # type: ignore[assignment]
+
+    def item(self, token: object, item: object) -> None:
+        if self.digest is not None:
+            self.surface.observe(self.digest, item)
+
+    def end(self, token: object, completed: bool) -> None:
+        assert self.call is not None
+        self.surface.finish_stream(self.call, self.digest, completed=completed)
+
+    def error(self, token: object, exc: BaseException, thrown: BaseException | None) -> None:
+        assert self.call is not None
+        self.surface.fail(self.call, exc, self.digest if self.started else None)
+
+
+_NO_TOKEN = itertools.repeat(None).__next__
+"""``enter`` of a generator stream once begun: nothing to attach (a C callable, no Python frame per step)."""
+
+
+class _InContext:
+    """A generator whose ``send``/``throw``/``close`` run in ``context`` (C-level partials, no extra frame)."""
+
+    __slots__ = ("close", "send", "throw")
+
+    def __init__(self, body: Generator[Any, Any, Any], context: contextvars.Context) -> None:
+        run: Callable[..., Any] = context.run
+        self.send = functools.partial(run, body.send)
+        self.throw = functools.partial(run, body.throw)
+        self.close = functools.partial(run, body.close)
+
+
+def _open_body(
+    surface: Surface, call: CallRecord, wrapped: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """Run the gates and make the body generator (or the fallback's) that the stream will drive."""
+    return surface.run_gates(call, wrapped)(*args, **kwargs)
+
+
 def _generator(surface: Surface) -> Wrapper:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        run = _Stream(surface, instance, args, kwargs)
+        run = _GeneratorStream(surface, instance, args, kwargs)
 
-        def start() -> Any:  # at the first step, inside the call's context: gates, then the function
+        def start() -> Any:  # at the first step, in the stream's context: gates, then the function
             call = run.call
             assert call is not None
-            stream = surface.run_gates(call, wrapped)(*args, **kwargs)
+            context = run.context
+            body = context.run(_open_body, surface, call, wrapped, args, kwargs)
             run.started = True
-            return stream
+            return _InContext(body, context)
 
         return relay(start, run)
 
