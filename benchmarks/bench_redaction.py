@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import platform
 import statistics
 import sys
@@ -78,6 +79,7 @@ def _detector_cost(texts: list[str], size_mb: float) -> dict[str, float]:
 
 def measure() -> str:
     """The Markdown section: quality tables, detector costs and throughput."""
+    load_before = os.getloadavg()[0]
     docs = load()
     result = score(docs)
     repeat = max(1, round(TARGET_BYTES / (_mb(docs) * 1e6)))
@@ -100,7 +102,9 @@ def measure() -> str:
         "",
         f"Measured by `benchmarks/bench_redaction.py` on {len(docs)} documents "
         f"({_mb(docs):.2f} MB, {sum(result.expected.values())} planted values); "
-        f"Python {platform.python_version()}, {platform.machine()}, a shared 2-core machine.",
+        f"Python {platform.python_version()}, {platform.machine()}, a shared 2-core machine "
+        f"(load average {load_before:.1f} before and {os.getloadavg()[0]:.1f} after: the speeds scale with "
+        "what else runs; compare rows of one run, not runs).",
         "",
         f"**Overall: precision {result.precision:.4f}, recall {result.recall():.4f} "
         f"(secrets {result.recall(SECRET_LABELS):.4f}, personal data "
@@ -134,7 +138,7 @@ def measure() -> str:
         "| what | MB/s |",
         "| --- | ---: |",
         f"| `redact(text)` (all detectors) | {redact_rate:.2f} |",
-        f"| `scrub_text(text)` (secrets only) | {scrub_rate:.2f} |",
+        f"| `scrub_text(text)` (secrets, cards, SSNs) | {scrub_rate:.2f} |",
         f"| `redact(text)` on the near-misses (nothing to find, dense with numbers) | {near_rate:.2f} |",
         f"| `redact(text)` on technical prose (this repository's docs, by paragraph) | {prose_rate:.2f} |",
         f"| `scrub_text(text)` on technical prose | {prose_scrub_rate:.2f} |",

@@ -3,7 +3,10 @@ high risk (``AuditUnavailable`` before the function runs) and never loses a reco
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import sqlite3
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,8 +15,9 @@ import pytest
 
 import toolchain_sdk as tc
 from tests._subproc import run_cli, run_python
-from toolchain_sdk import audit, semconv
+from toolchain_sdk import audit, config, semconv
 from toolchain_sdk.audit import AuditRecord
+from toolchain_sdk.hashing import key_id
 from toolchain_sdk.testing import SpanRecorder
 
 EMAIL = "ann.lee@corp-mail.net"
@@ -313,6 +317,13 @@ def test_configure_refuses_an_audit_value_of_the_wrong_type() -> None:
         tc.configure(audit=42)  # type: ignore[arg-type]
 
 
+def test_configure_reports_an_invalid_toolchain_audit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """configure() without audit= checks TOOLCHAIN_AUDIT: a typo is a ConfigError saying what to write."""
+    monkeypatch.setenv("TOOLCHAIN_AUDIT", "audit.db")
+    with pytest.raises(tc.ConfigError, match=r"TOOLCHAIN_AUDIT: .*write sqlite:///audit\.db"):
+        tc.configure(exporter="none")
+
+
 def test_no_warning_noise_when_audit_is_off() -> None:
     """Audit off: a call writes nothing and warns nothing."""
     audit.use_sink(None)
@@ -324,3 +335,263 @@ def test_no_warning_noise_when_audit_is_off() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert reply() == "ok"
+
+
+KEY = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0"  # an OpenAI-shaped key (not a real one)
+
+
+def test_full_mode_records_personal_data_but_never_secrets(trail: Path) -> None:
+    """capture="full": the record keeps the e-mail address as given and still removes the API key."""
+
+    @tc.governed_call("audit.full", capture="full")
+    def reply(ticket: str) -> str:
+        return f"Mail {EMAIL}, key {KEY}"
+
+    reply(f"from {EMAIL} with {KEY}")
+    (record,) = _records(trail)
+    assert record.capture == "full"
+    assert record.input == {"ticket": f"from {EMAIL} with [OPENAI_KEY]"}
+    assert record.output == f"Mail {EMAIL}, key [OPENAI_KEY]"
+    assert KEY not in trail.read_text() and EMAIL in trail.read_text()
+
+
+def test_a_streamed_output_is_recorded_as_the_concatenation(trail: Path) -> None:
+    """A generator's record holds the joined chunks, redacted as a whole (an address split across chunks too)."""
+
+    @tc.governed_call("audit.stream", capture="redacted")
+    def stream(ticket: str) -> Iterator[str]:
+        yield "Write to ann.lee@"
+        yield "corp-mail.net today"
+
+    assert "".join(stream("t")) == f"Write to {EMAIL} today"
+    (record,) = _records(trail)
+    assert record.output == "Write to [EMAIL] today" and record.outcome == "ok"
+    assert record.output_sha256 == config.hasher().hash_value(f"Write to {EMAIL} today")
+
+
+def test_a_value_over_the_cap_is_cut_in_the_record_with_its_full_size_and_hash(trail: Path) -> None:
+    """The record's ``truncated`` names the cut field, its full size in bytes and the full value's hash."""
+    config.install_settings(config.resolve(capture_max_bytes=512))  # as configure(capture_max_bytes=512) does
+    try:
+
+        @tc.governed_call("audit.big", capture="full")
+        def reply(ticket: str) -> str:
+            return "é" * 1000  # 2,000 UTF-8 bytes
+
+        reply("short")
+    finally:
+        config.reset()
+    (record,) = _records(trail)
+    assert isinstance(record.output, str) and len(record.output.encode("utf-8")) <= 512
+    assert [(t.field, t.size, t.sha256) for t in record.truncated] == [
+        ("output", 2000, config.hasher().hash_value("é" * 1000))
+    ]
+    assert record.input == {"ticket": "short"}
+
+
+def test_every_retrieved_document_goes_into_the_record(spans: SpanRecorder, trail: Path) -> None:
+    """5,000 documents (no limit) all reach the record in order; the span carries index, version and source id."""
+    docs = [(f"doc-{n}", format(n, "064x")) for n in range(5000)]
+    with tc.governed("audit.many") as call:
+        call.record_retrieval("kb", "2026-11", documents=docs, scope="group:support")
+        call.record_output("ok")
+    (record,) = _records(trail)
+    assert [(d.id, d.sha256) for d in record.retrieval_documents] == docs
+    attrs = spans.one("audit.many").attributes or {}
+    assert (attrs[semconv.RETRIEVAL_INDEX], attrs[semconv.RETRIEVAL_VERSION]) == ("kb", "2026-11")
+    assert attrs[semconv.GEN_AI_DATA_SOURCE_ID] == "kb"
+    assert not any("doc-1" in str(v) for v in attrs.values())  # the documents are in the record, not on the span
+
+
+def test_high_risk_call_does_not_run_while_the_audit_database_is_locked(tmp_path: Path) -> None:
+    """Another writer holding the SQLite write lock: the high-risk function is not called; AuditUnavailable."""
+    db = tmp_path / "audit.db"
+    sink = tc.audit.sqlite(db)
+    sink.append(AuditRecord(surface="warm.up"))
+    audit.use_sink(sink)
+    other = sqlite3.connect(db, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    ran = []
+    try:
+
+        @tc.governed_call(
+            "audit.locked", risk="high", fallback=_fallback, approval=tc.approval.not_required(reason="t")
+        )
+        def act(ticket: str) -> str:
+            ran.append(ticket)
+            return "done"
+
+        with pytest.raises(tc.AuditUnavailable, match="locked"):
+            act("t")
+        assert ran == []
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+        audit.use_sink(None)
+
+
+def test_the_record_names_the_service_from_otel_service_name(tmp_path: Path) -> None:
+    """``service`` is the process's service.name, also when it comes from OTEL_SERVICE_NAME (the usual way)."""
+    path = tmp_path / "audit.jsonl"
+    result = run_python(
+        """
+        import toolchain_sdk as tc
+        tc.configure(exporter="none")
+
+        @tc.governed_call("svc.reply")
+        def reply(ticket: str) -> str:
+            return "ok"
+
+        reply("t")
+        """,
+        env={"TOOLCHAIN_AUDIT": str(path), "OTEL_SERVICE_NAME": "billing-api"},
+    )
+    assert result.returncode == 0, result.stderr
+    (record,) = audit.read(path)
+    assert record.trace_id and record.service == "billing-api"
+
+
+DEMO_APP = """
+import hashlib
+import toolchain_sdk as tc
+
+DOCS = {"kb-1": "Refunds take 5 days.", "kb-2": "Shipping is free."}
+
+@tc.governed_call("support.refund_reply", owner="support", model="gpt-4o-mini", provider="openai",
+                  prompt="support_refund@3", capture="redacted")
+def reply(ticket: str, *, call: tc.GovernedCall = tc.INJECTED) -> str:
+    call.prompt.render(customer=ticket)
+    call.record_retrieval("kb", 7, documents=[(d, hashlib.sha256(t.encode()).hexdigest()) for d, t in DOCS.items()],
+                          scope="tenant:acme")
+    answer = "Your refund takes 5 days, ann.lee@corp-mail.net."
+    call.record_output(answer, citations=["kb-1"], confidence=0.82)
+    return answer
+
+print(reply("ann.lee@corp-mail.net"), end="")
+"""
+
+
+def test_replay_of_a_real_call_reproduces_it_and_catches_a_changed_document(tmp_path: Path) -> None:
+    """A governed call run in a process is replayed from its record: prompt checked, documents checked
+    by the resolver, and the printed hash command recomputes the output hash from the text shown;
+    once a document changes, replay exits 1 naming it."""
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "support_refund@3.md").write_text("Refund policy for {{ customer }}.\n")
+    (tmp_path / "app.py").write_text(DEMO_APP)
+    (tmp_path / "kb_index.py").write_text(
+        "from app import DOCS\ndef current(index, version, doc_id):\n    return DOCS.get(doc_id)\n"
+    )
+    env = {"TOOLCHAIN_AUDIT": str(tmp_path / "audit.jsonl"), "PYTHONPATH": str(tmp_path)}
+    shown = run_python("import runpy; runpy.run_path('app.py', run_name='__main__')", env=env, cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    (record,) = audit.read(tmp_path / "audit.jsonl")
+    args = ("audit", "replay", str(tmp_path / "audit.jsonl"), record.id, "--resolver", "kb_index:current")
+    done = run_cli(*args, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for expected in (
+        "OK            prompt: support_refund@3",
+        "Refund policy for {{ customer }}.",
+        "model: gpt-4o-mini  provider: openai",
+        "OK            document kb-1",
+        "OK            document kb-2",
+        "scope tenant:acme",
+        'citations: ["kb-1"]  confidence: 0.82',
+        f"output sha256: {record.output_sha256}",
+    ):
+        assert expected in done.stdout
+    (tmp_path / "shown.txt").write_text(shown.stdout)
+    recomputed = run_cli("hash", "--file", "shown.txt", cwd=tmp_path)
+    assert recomputed.stdout.strip() == record.output_sha256
+    (tmp_path / "app.py").write_text(DEMO_APP.replace("Shipping is free.", "Shipping costs 5 EUR."))
+    done = run_cli(*args, env=env, cwd=tmp_path)
+    assert done.returncode == 1 and "MISMATCH      document kb-2" in done.stdout and "kb-2" in done.stderr
+
+
+async def test_async_high_risk_call_does_not_run_and_its_refusal_is_spooled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The async path fails closed too: the coroutine body never starts, and the refused call's record
+    (outcome error, AuditUnavailable) waits in the spool file."""
+    monkeypatch.chdir(tmp_path)
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("")
+    audit.use_sink(tc.audit.jsonl(blocked / "audit.jsonl"))
+    ran = []
+    try:
+
+        @tc.governed_call("audit.ahigh", risk="high", fallback=_fallback, approval=tc.approval.not_required(reason="t"))
+        async def act(ticket: str) -> str:
+            ran.append(ticket)
+            return "done"
+
+        with pytest.raises(tc.AuditUnavailable):
+            await act("t")
+    finally:
+        audit.use_sink(None)
+    assert ran == []
+    (spooled,) = [json.loads(line) for line in (tmp_path / ".toolchain" / "audit-spool.jsonl").read_text().splitlines()]
+    assert (spooled["surface"], spooled["outcome"]) == ("audit.ahigh", "error")
+    assert spooled["error_type"] == "toolchain_sdk.errors.AuditUnavailable"
+
+
+def test_keyed_hashes_and_a_keyed_chain_from_a_real_process(tmp_path: Path) -> None:
+    """With TOOLCHAIN_HASH_KEY and TOOLCHAIN_AUDIT_KEY: the record names hmac-sha256 and the key's id
+    (never the key), the chain verifies only under the audit key, and replay's hash command names the key id."""
+    path = tmp_path / "audit.jsonl"
+    keys = {"TOOLCHAIN_HASH_KEY": "content-key-1", "TOOLCHAIN_AUDIT_KEY": "chain-key-1"}
+    result = run_python(
+        """
+        import toolchain_sdk as tc
+
+        @tc.governed_call("keyed.reply")
+        def reply(ticket: str) -> str:
+            return "ok"
+
+        reply("t")
+        """,
+        env={"TOOLCHAIN_AUDIT": str(path), **keys},
+    )
+    assert result.returncode == 0, result.stderr
+    (record,) = audit.read(path)
+    assert record.hash_alg == "hmac-sha256" and record.hash_key_id == key_id(b"content-key-1")
+    assert record.output_sha256 == hmac.new(b"content-key-1", b"ok", hashlib.sha256).hexdigest()
+    text = path.read_text()
+    assert "content-key-1" not in text and "chain-key-1" not in text
+    assert run_cli("audit", "verify", str(path), env=keys).returncode == 0
+    unkeyed = run_cli("audit", "verify", str(path))
+    assert unkeyed.returncode == 1 and "TOOLCHAIN_AUDIT_KEY" in unkeyed.stdout
+    replayed = run_cli("audit", "replay", str(path), record.id, env=keys, cwd=tmp_path)
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert f"TOOLCHAIN_HASH_KEY=<the key with id {record.hash_key_id}> toolchain hash --file" in replayed.stdout
+
+
+def test_a_prompt_built_in_code_is_recorded_as_such_and_replay_does_not_fail_on_it(trail: Path) -> None:
+    """prompt_source says "code" for a tc.Prompt built in code; replay states it cannot check it and exits 0."""
+    prompt = tc.Prompt("inline_reply", "1", "Reply to {{ ticket }}")
+
+    @tc.governed_call("audit.inline_prompt", prompt=prompt)
+    def reply(ticket: str, *, call: tc.GovernedCall = tc.INJECTED) -> str:
+        assert call.prompt is not None
+        return call.prompt.render(ticket=ticket)
+
+    reply("t")
+    (record,) = _records(trail)
+    assert (record.prompt_source, record.prompt_sha256) == ("code", prompt.sha256)
+    replayed = run_cli("audit", "replay", str(trail), record.id)
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert "built in code" in replayed.stdout
+
+
+def test_a_stream_closed_early_says_so_on_the_record(trail: Path) -> None:
+    """stream_completed is false when the consumer stopped early, true when the stream was read to the end."""
+
+    @tc.governed_call("audit.partial")
+    def stream() -> Iterator[str]:
+        yield from ("a", "b", "c")
+
+    for chunk in stream():
+        if chunk == "a":
+            break
+    assert list(stream()) == ["a", "b", "c"]
+    early, whole = _records(trail)
+    assert (early.stream_completed, whole.stream_completed) == (False, True)

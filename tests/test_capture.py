@@ -1,15 +1,17 @@
-"""Capture modes on spans: ``redacted`` and ``full`` carry content (OpenInference ``input.value`` /
-``output.value``), ``hash`` and ``none`` do not, and no mode exports a secret."""
+"""Capture modes on spans and audit records: ``redacted`` and ``full`` carry content (OpenInference
+``input.value`` / ``output.value``), ``hash`` and ``none`` do not, and no mode exports a secret."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
 import toolchain_sdk as tc
-from toolchain_sdk import config, semconv
+from tests._subproc import run_python
+from toolchain_sdk import audit, config, semconv
 from toolchain_sdk.testing import SpanRecorder
 
 EMAIL = "ann.lee@corp-mail.net"
@@ -224,3 +226,144 @@ def test_configure_refuses_a_policy_of_the_wrong_type() -> None:
     """A redaction argument that is not a Policy is a ConfigError naming the expected type."""
     with pytest.raises(tc.ConfigError, match=r"tc\.redaction\.Policy"):
         tc.configure(redaction="strict")  # type: ignore[arg-type]
+
+
+# --- capture modes on audit records ------------------------------------------------------------------
+CARD = "4111 1111 1111 1111"
+
+
+@pytest.fixture
+def trail(tmp_path: Path) -> Iterator[Path]:
+    """A JSONL audit sink in force for the test (configure(audit=...) would replace the suite's exporter)."""
+    path = tmp_path / "audit.jsonl"
+    audit.use_sink(audit.jsonl(path))
+    yield path
+    audit.use_sink(None)
+
+
+def _only_record(path: Path) -> audit.AuditRecord:
+    (record,) = list(audit.read(path))
+    return record
+
+
+@pytest.mark.parametrize("mode", ["none", "hash", "redacted", "full"])
+def test_every_mode_on_the_record_agrees_with_the_span(spans: SpanRecorder, trail: Path, mode: str) -> None:
+    """The record holds what the span holds: nothing (none/hash), redacted content, or content with secrets out."""
+
+    @tc.governed_call(f"cap.rec.{mode}", capture=mode, exclude_args=["client"])  # type: ignore[call-overload]
+    def reply(ticket: str, client: str = "", *, call: tc.GovernedCall = tc.INJECTED) -> str:
+        return f"Sent to {EMAIL} with {KEY}"
+
+    reply(TICKET, client="client-object-zz91")
+    record = _only_record(trail)
+    attrs = spans.one(f"cap.rec.{mode}").attributes or {}
+    assert record.capture == mode
+    exported = trail.read_text(encoding="utf-8") + json.dumps(dict(attrs))
+    assert KEY not in exported and "client-object-zz91" not in exported  # secrets and excluded arguments: never
+    if mode in ("none", "hash"):
+        assert record.input is None and record.output is None and record.redaction_policy is None
+        assert EMAIL not in exported
+        return
+    assert record.redaction_policy == attrs[semconv.REDACTION_POLICY] == tc.redaction.active_policy().version
+    assert record.input == json.loads(str(attrs[semconv.INPUT_VALUE]))
+    assert record.output == attrs[semconv.OUTPUT_VALUE]
+    assert isinstance(record.input, dict) and set(record.input) == {"ticket"}  # not call, not client
+    if mode == "redacted":
+        assert record.output == "Sent to [EMAIL] with [OPENAI_KEY]" and EMAIL not in exported
+    else:
+        assert record.output == f"Sent to {EMAIL} with [OPENAI_KEY]"
+        assert record.input["ticket"] == f"Refund order 77 for {EMAIL}; my key is [OPENAI_KEY]"
+
+
+def test_a_stream_and_its_rendered_prompt_are_on_the_record(trail: Path) -> None:
+    """A streamed output is recorded as the concatenation; the rendered prompt as prompt_rendered, redacted."""
+    prompt = tc.Prompt("cap_rec_prompt", "1", "Write to {{ customer }}")
+
+    @tc.governed_call("cap.rec.stream", capture="redacted", prompt=prompt)
+    def stream(customer: str, *, call: tc.GovernedCall = tc.INJECTED) -> Iterator[str]:
+        assert call.prompt is not None
+        call.prompt.render(customer=customer)
+        yield "Dear ann.lee@"
+        yield "corp-mail.net, done"
+
+    assert "".join(stream(EMAIL)) == f"Dear {EMAIL}, done"
+    record = _only_record(trail)
+    assert record.output == "Dear [EMAIL], done"
+    assert record.prompt_rendered == "Write to [EMAIL]"
+
+
+def test_a_value_over_the_cap_is_cut_on_the_record_with_its_size_and_hash(trail: Path) -> None:
+    """The record's truncated list names the cut value, its full size and the hash of the whole of it."""
+    config.install_settings(config.resolve(capture_max_bytes=300))
+    try:
+
+        @tc.governed_call("cap.rec.big", capture="full")
+        def reply(ticket: str) -> str:
+            return "x" * 5000
+
+        reply("short")
+    finally:
+        config.reset()
+    record = _only_record(trail)
+    assert isinstance(record.output, str) and len(record.output.encode("utf-8")) <= 300
+    assert [(t.field, t.size, t.sha256) for t in record.truncated] == [
+        ("output", 5000, config.hasher().hash_value("x" * 5000))
+    ]
+
+
+def test_the_cap_is_read_from_the_environment() -> None:
+    """TOOLCHAIN_CAPTURE_MAX_BYTES sets the cap for a process (a real subprocess, as a deployment sets it)."""
+    result = run_python(
+        """
+        import toolchain_sdk as tc
+        from toolchain_sdk import semconv
+        from toolchain_sdk.testing import SpanRecorder
+        spans = SpanRecorder.install(service_name="cap-env")
+
+        @tc.governed_call("cap.env", capture="redacted")
+        def reply(ticket: str) -> str:
+            return "y" * 4000
+
+        reply("t")
+        attrs = spans.one("cap.env").attributes
+        print(len(attrs[semconv.OUTPUT_VALUE].encode()), attrs[semconv.OUTPUT_TRUNCATED])
+        """,
+        env={"TOOLCHAIN_CAPTURE_MAX_BYTES": "1024"},
+    )
+    assert result.returncode == 0, result.stderr
+    size, truncated = result.stdout.split()
+    assert int(size) <= 1024 and truncated == "True"
+
+
+def test_redacted_mode_takes_personal_data_out_of_exception_messages(spans: SpanRecorder, trail: Path) -> None:
+    """capture="redacted" keeps personal data out of exception messages too (event, status, trace, record)."""
+
+    @tc.governed_call("cap.err.pii", capture="redacted")
+    def reply(ticket: str) -> str:
+        raise ValueError(f"no account for {EMAIL} (key {KEY})")
+
+    with pytest.raises(ValueError):
+        reply("t")
+    span = spans.one("cap.err.pii")
+    (event,) = [e for e in span.events if e.name == "exception"]
+    message = str((event.attributes or {})[semconv.EXCEPTION_MESSAGE])
+    assert message == "no account for [EMAIL] (key [OPENAI_KEY])"
+    assert EMAIL not in str(span.status.description)
+    assert EMAIL not in str((event.attributes or {})[semconv.EXCEPTION_STACKTRACE])
+    record = _only_record(trail)
+    assert record.error_message == "no account for [EMAIL] (key [OPENAI_KEY])"
+
+
+@pytest.mark.parametrize("mode", ["redacted", "full"])
+def test_an_argument_named_as_a_secret_is_never_captured(spans: SpanRecorder, trail: Path, mode: str) -> None:
+    """An argument called api_key/password is replaced whole, whatever it holds, in both content modes."""
+
+    @tc.governed_call(f"cap.named.{mode}", capture=mode)  # type: ignore[call-overload]
+    def reply(ticket: str, api_key: str, password: str) -> str:
+        return "ok"
+
+    reply("hello", api_key="plain-words-key", password="hunter2")
+    record = _only_record(trail)
+    assert record.input == {"ticket": "hello", "api_key": "[SECRET]", "password": "[SECRET]"}
+    exported = trail.read_text(encoding="utf-8") + json.dumps(dict(spans.one(f"cap.named.{mode}").attributes or {}))
+    assert "plain-words-key" not in exported and "hunter2" not in exported

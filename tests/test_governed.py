@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import inspect
 import logging
@@ -201,6 +202,30 @@ def test_consumer_code_does_not_run_inside_the_governed_context(spans: SpanRecor
     for _ in gen_fn("ab"):
         seen.append((tc.current_call(), trace.get_current_span()))
     assert all(c is None and s is trace.INVALID_SPAN for c, s in seen)
+
+
+def test_a_generator_body_runs_in_the_streams_own_context(spans: SpanRecorder) -> None:
+    """Each step of the body sees the call and its span; a variable the body sets stays with the stream, never
+    leaks to the consumer, and one the consumer sets between chunks is not seen by the body (as in a task)."""
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("step_var", default="unset")
+    inside = []
+
+    @tc.governed_call("kinds.ctx")
+    def body() -> Iterator[str]:
+        for i in range(3):
+            call = tc.current_call()
+            inside.append((call.surface if call else None, var.get()))
+            var.set(f"body-{i}")
+            yield str(i)
+
+    consumer_saw = []
+    for chunk in body():
+        consumer_saw.append(var.get())
+        var.set(f"consumer-{chunk}")
+    assert inside == [("kinds.ctx", "unset"), ("kinds.ctx", "body-0"), ("kinds.ctx", "body-1")]
+    assert consumer_saw == ["unset", "consumer-0", "consumer-1"]
+    span = spans.one("kinds.ctx")
+    assert (span.attributes or {})["toolchain.stream.chunks"] == 3
 
 
 def test_generator_send_and_return_value_pass_through(spans: SpanRecorder) -> None:

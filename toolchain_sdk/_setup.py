@@ -127,6 +127,8 @@ def configure(
     toolchain_config = routing.use_config(settings.config) if config is not None else None
     if toolchain_config is not None:
         _check_declared_surfaces(toolchain_config)
+    if sink is None:
+        _audit.sink_from_env()  # a bad TOOLCHAIN_AUDIT or [audit] table is a ConfigError now (touches no file)
     if flags is not None:
         built = _flags.build_sources(flags, "configure()")  # validates first: nothing changes on a bad source
     with _lock:

@@ -47,6 +47,41 @@ def test_active_sink_resolves_toolchain_audit_lazily_once(tmp_path: Path) -> Non
     assert result.stdout.split() == [f"jsonl:{target}", "1"]
 
 
+def test_an_invalid_toolchain_audit_fails_closed_not_silently_off(tmp_path: Path) -> None:
+    """TOOLCHAIN_AUDIT=audit.db (a typo for sqlite:///audit.db): a high-risk call does not run and its
+    AuditUnavailable says what to write; a low-risk call answers and its record waits in the spool."""
+    result = run_python(
+        """
+        import toolchain_sdk as tc
+
+        @tc.governed_call("typo.high", risk="high", fallback=lambda ticket: "person",
+                          approval=tc.approval.not_required(reason="test"))
+        def act(ticket: str) -> str:
+            print("RAN high")
+            return "done"
+
+        @tc.governed_call("typo.low")
+        def reply(ticket: str) -> str:
+            return "fine"
+
+        try:
+            act("t")
+        except tc.AuditUnavailable as exc:
+            print("REFUSED", exc)
+        print(reply("t"))
+        """,
+        env={**_PATH, "TOOLCHAIN_AUDIT": "audit.db"},
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "RAN high" not in result.stdout and "REFUSED" in result.stdout
+    assert "sqlite:///audit.db" in result.stdout and "fine" in result.stdout
+    assert "misconfigured" in result.stderr
+    spooled = [json.loads(line) for line in (tmp_path / ".toolchain" / "audit-spool.jsonl").read_text().splitlines()]
+    assert [r["surface"] for r in spooled] == ["typo.high", "typo.low"]
+    assert not (tmp_path / "audit.db").exists()
+
+
 def test_buffered_records_are_flushed_at_normal_exit(tmp_path: Path) -> None:
     """An OTLP sink's batched records reach the exporter when the process exits normally."""
     out = tmp_path / "exported.txt"

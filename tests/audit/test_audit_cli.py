@@ -134,7 +134,7 @@ def test_replay_of_a_demo_call_prints_what_reproduces_it(tmp_path: Path) -> None
         "route: refunds",
         "Where is my refund",
         "OK            document kb-1",
-        "confidence: 0.82",
+        'citations: ["kb-1"]  confidence: 0.82',
         f"output sha256: {record.output_sha256}",
         "toolchain hash --file shown.txt",
     ):
@@ -172,6 +172,7 @@ def test_replay_states_what_was_not_captured_without_failing(tmp_path: Path) -> 
     code, out, _ = toolchain("audit", "replay", str(path), record.id, cwd=tmp_path)
     assert code == 0
     assert "the call used no prompt" in out and "inputs were not captured (capture=hash)" in out
+    assert "input sha256: (not recorded)" in out and f"output sha256: {'c' * 64}" in out
     code, _, err = toolchain("audit", "replay", str(path), "f" * 32, cwd=tmp_path)
     assert code == 2 and "no such record" in err
 
@@ -219,6 +220,18 @@ def test_a_kill_still_happens_when_the_audit_chain_cannot_take_it(tmp_path: Path
     assert json.loads(spooled)["pattern"] == "x"
 
 
+def test_a_kill_with_a_mistyped_toolchain_audit_spools_its_record_and_says_what_to_fix(tmp_path: Path) -> None:
+    """TOOLCHAIN_AUDIT=audit.db (meant: sqlite:///audit.db): the flag is set, the record is kept in the
+    spool file rather than dropped, and the warning names the setting to write."""
+    code, out, err = toolchain(
+        "kill", "y", "--reason", "r", "--file", str(tmp_path / "flags.json"), cwd=tmp_path, TOOLCHAIN_AUDIT="audit.db"
+    )
+    assert code == 0 and "set y" in out
+    assert "not recorded in the audit trail" in err and "sqlite:///audit.db" in err and "spooled" in err
+    spooled = json.loads((tmp_path / ".toolchain" / "audit-spool.jsonl").read_text())
+    assert (spooled["kind"], spooled["pattern"]) == ("flag_change", "y")
+
+
 @pytest.mark.parametrize("verdict", ["approve", "deny"])
 def test_approval_decisions_append_records(tmp_path: Path, verdict: str) -> None:
     """``toolchain approvals approve|deny`` appends an approval_decision record to the chain."""
@@ -257,3 +270,47 @@ def test_approval_decisions_append_records(tmp_path: Path, verdict: str) -> None
     )
     assert record.approval_decision == ("approved" if verdict == "approve" else "denied")
     assert record.trace_id == "b" * 32
+
+
+def test_an_edit_records_the_editor_the_reason_and_both_output_hashes(tmp_path: Path) -> None:
+    """``toolchain approvals edit`` appends an ``edited`` record: editor, reason, the model's original
+    output hash and the hash of the output that replaced it."""
+    from toolchain_sdk.approval import ApprovalRequest, open_store
+
+    original, edited = "Your refund: 10 EUR.", "Your refund: 100 EUR."
+    db = tmp_path / "approvals.db"
+    store = open_store(str(db))
+    now = dt.datetime.now(dt.UTC)
+    store.submit(
+        ApprovalRequest(
+            id="req-2",
+            surface="support.refund",
+            risk="high",
+            phase="after",
+            arguments={"order": "o2"},
+            arguments_sha256="a" * 64,
+            output=original,
+            output_kind="text",
+            output_sha256=hashlib.sha256(original.encode()).hexdigest(),
+            created_at=now,
+            expires_at=now + dt.timedelta(minutes=5),
+        )
+    )
+    (tmp_path / "edited.txt").write_text(edited)
+    path = tmp_path / "audit.jsonl"
+    code, _, err = toolchain(
+        "approvals", "edit", "req-2", "--output-file", str(tmp_path / "edited.txt"), "--by", "rita",
+        "--reason", "wrong amount", "--store", str(db), "--wait", "0", TOOLCHAIN_AUDIT=str(path),
+    )  # fmt: skip
+    store.close()
+    assert code == 0, err
+    (record,) = audit.read(path)
+    assert (record.kind, record.approval_decision, record.override_editor, record.override_reason) == (
+        "approval_decision",
+        "edited",
+        "rita",
+        "wrong amount",
+    )
+    assert record.override_original_sha256 == hashlib.sha256(original.encode()).hexdigest()
+    assert record.output_sha256 == hashlib.sha256(edited.encode()).hexdigest() and record.hash_alg == "sha256"
+    assert toolchain("audit", "verify", str(path))[0] == 0

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -164,8 +166,6 @@ def test_a_writer_stuck_holding_the_lock_makes_the_append_fail_not_hang(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """When another holder keeps PATH.lock past the timeout, append raises AuditUnavailable."""
-    import fcntl
-
     import toolchain_sdk.audit._jsonl as jsonl_module
 
     monkeypatch.setattr(jsonl_module, "LOCK_TIMEOUT_S", 0.2)
@@ -177,4 +177,59 @@ def test_a_writer_stuck_holding_the_lock_makes_the_append_fail_not_hang(
         with pytest.raises(AuditUnavailable, match="stayed locked"):
             sink.append(audit.AuditRecord())
     sink.append(audit.AuditRecord())
+    assert audit.verify(path).records == 2
+
+
+@pytest.mark.parametrize("fsync", [False, True])
+def test_fsync_true_syncs_every_append_and_only_then(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fsync: bool
+) -> None:
+    """With fsync=True each append calls os.fsync on the chain file before returning, and the
+    directory is synced when the file is created and at each rotation; without it, nothing is synced."""
+    path = tmp_path / "audit.jsonl"
+    files: list[int] = []
+    directories: list[int] = []
+    real = os.fsync
+
+    def counting(fd: int) -> None:
+        """Note whether a chain file or the directory was synced, then sync it."""
+        stat = os.fstat(fd)
+        if os.path.samestat(stat, os.stat(tmp_path)):
+            directories.append(fd)
+        elif str(os.readlink(f"/proc/self/fd/{fd}")).startswith(str(tmp_path / "audit.")):
+            files.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", counting)
+    sink = audit.jsonl(path, fsync=fsync, max_bytes=3000)
+    for _ in range(5):
+        sink.append(audit.AuditRecord(input={"pad": "x" * 1000}))
+    sink.close()
+    segments = sorted(tmp_path.glob("audit.0*.jsonl"))
+    assert len(segments) >= 2  # the cap made it rotate
+    assert len(files) == (5 if fsync else 0)
+    assert len(directories) == (1 + len(segments) if fsync else 0)
+
+
+def test_check_reports_a_chain_another_writer_keeps_locked(tmp_path: Path) -> None:
+    """While another holder keeps PATH.lock (a stopped writer), check() raises AuditUnavailable, so a
+    high-risk call does not run only to fail at its record; once the lock is free, check() passes again."""
+    path = tmp_path / "audit.jsonl"
+    sink = audit.jsonl(path)
+    sink.append(audit.AuditRecord())
+    sink.check()
+    with open(tmp_path / "audit.jsonl.lock", "w") as other:  # a separate open file: a separate lock
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX)
+        with pytest.raises(AuditUnavailable, match="stayed locked"):
+            sink.check()
+    deadline = time.monotonic() + 30  # a failure is reported for about a second, then probed again
+    while True:
+        try:
+            sink.check()
+            break
+        except AuditUnavailable:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    sink.append(audit.AuditRecord())
+    sink.close()
     assert audit.verify(path).records == 2

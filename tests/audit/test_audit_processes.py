@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -67,6 +68,56 @@ def test_four_processes_append_8000_records_into_one_intact_chain(tmp_path: Path
     assert sorted(per_writer.values()) == [2000] * 4
     result = audit.verify(spec)
     assert (result.status, result.records) == ("intact", 8000)
+
+
+def test_processes_rotating_one_chain_keep_it_continuous(tmp_path: Path) -> None:
+    """3 processes appending with max_bytes: the live file rolls over many times while they race,
+    and the segments plus the live file still verify as one chain with every record once."""
+    path = tmp_path / "audit.jsonl"
+    go = tmp_path / "go"
+    writers = [_spawn(WRITER, f"{path}?max_bytes=20000", str(go), "400") for _ in range(3)]
+    time.sleep(0.5)
+    go.touch()
+    for writer in writers:
+        _, err = writer.communicate(timeout=600)
+        assert writer.returncode == 0, err
+    segments = sorted(tmp_path.glob("audit.0*.jsonl"))
+    assert len(segments) > 10 and all(p.stat().st_size <= 20000 for p in [*segments, path])
+    records = list(audit.read(path))
+    assert [r.seq for r in records] == list(range(1, 1201))
+    assert len({r.id for r in records}) == 1200
+    result = audit.verify(path)
+    assert (result.status, result.records) == ("intact", 1200)
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "sqlite"])
+def test_threads_sharing_a_sink_or_with_their_own_form_one_chain(tmp_path: Path, kind: str) -> None:
+    """8 threads on one shared sink and 4 threads with a sink each, all at once: 2,400 records, intact."""
+    spec = str(tmp_path / "audit.jsonl") if kind == "jsonl" else f"sqlite:///{tmp_path / 'audit.db'}"
+    shared = audit.open_sink(spec)
+    own = [audit.open_sink(spec) for _ in range(4)]
+    gate = threading.Barrier(12)
+
+    def append(sink: audit.Sink, name: str) -> None:
+        """Wait for every thread, then append 200 records."""
+        gate.wait()
+        for n in range(200):
+            sink.append(audit.AuditRecord(surface=name, input={"n": n}))
+
+    threads = [threading.Thread(target=append, args=(shared, f"shared.{i}")) for i in range(8)]
+    threads += [threading.Thread(target=append, args=(sink, f"own.{i}")) for i, sink in enumerate(own)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    for sink in (shared, *own):
+        sink.close()
+    records = list(audit.read(spec))
+    assert [r.seq for r in records] == list(range(1, 2401))
+    assert sorted({r.surface for r in records}) == sorted(
+        {f"shared.{i}" for i in range(8)} | {f"own.{i}" for i in range(4)}
+    )
+    assert audit.verify(spec).status == "intact"
 
 
 TORN_WRITER = """

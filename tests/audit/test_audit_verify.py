@@ -198,6 +198,38 @@ def test_a_torn_last_record_exits_3_and_names_it(tmp_path: Path) -> None:
     assert (result.status, result.exit_code, result.problem, result.line, result.records) == ("torn", 3, "torn", 5, 4)
 
 
+def test_a_whole_record_without_its_newline_is_a_torn_tail_the_writer_moves_aside(tmp_path: Path) -> None:
+    """A last record missing only its newline was never accepted: verify says torn (as read() skips
+    it), and the next append moves it to the side file and chains to the record before it."""
+    path = tmp_path / "audit.jsonl"
+    records = build_chain(path, 3)
+    path.write_bytes(path.read_bytes().removesuffix(b"\n"))
+    result = audit.verify(path)
+    assert (result.status, result.exit_code, result.line, result.records) == ("torn", 3, 3, 2)
+    assert [r.id for r in audit.read(path)] == [r.id for r in records[:2]]
+    sink = audit.jsonl(path)
+    appended = sink.append(audit.AuditRecord(surface="after.crash"))
+    sink.close()
+    assert (appended.seq, appended.prev_hash) == (3, records[1].hash)
+    assert records[2].id in (tmp_path / "audit.jsonl.torn").read_text()
+    result = audit.verify(path)
+    assert result.status == "intact" and result.records == 3 and "audit.jsonl.torn" in result.message
+
+
+def test_a_rotated_file_cut_short_is_tampering(tmp_path: Path) -> None:
+    """A segment that does not end with a newline (only an edit can do that) fails as malformed at its last line."""
+    path = tmp_path / "audit.jsonl"
+    sink = audit.jsonl(path, max_bytes=4000)
+    for n in range(12):
+        sink.append(audit.AuditRecord(surface="s", input={"n": n, "pad": "x" * 500}))
+    sink.close()
+    first = tmp_path / "audit.000001.jsonl"
+    first.write_bytes(first.read_bytes().removesuffix(b"\n"))
+    result = audit.verify(path)
+    assert (result.status, result.problem, result.file) == ("tampered", "malformed", str(first))
+    assert result.line == len(first.read_bytes().split(b"\n")) and result.record_id is not None
+
+
 def test_verify_with_an_anchor_checks_what_retention_left(tmp_path: Path) -> None:
     """After the oldest records are archived away, ``anchor`` (their last hash) lets the rest verify."""
     path = tmp_path / "audit.jsonl"

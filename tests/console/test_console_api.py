@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import jsonschema
 import pytest
 
-from tests.console._support import Console, running_console
+from tests.console._support import Console, running_console, serving
 from toolchain_sdk.approval import ApprovalRequest, open_store
+from toolchain_sdk.console import ConsoleSettings, UserStore, create_app
 
 
 @pytest.fixture(scope="module")
@@ -194,3 +197,38 @@ def test_bad_flag_changes_are_422(console: Console, body: dict[str, object]) -> 
     """A missing reason or pattern, or a TTL that is not a duration, is 422 and changes nothing."""
     answer = console.client(console.tokens["fred"]).post("/api/flags/kill", json=body)
     assert answer.status_code == 422 and "error" in answer.json()
+
+
+def test_unknown_routes_and_methods_answer_json_errors(console: Console) -> None:
+    """Under /api/ a path or method that does not exist is {"error": ...} (404 / 405), and 401 before a valid token."""
+    anonymous = console.client().get("/api/nothing-here")
+    assert anonymous.status_code == 401 and set(anonymous.json()) == {"error"}
+    client = console.client(console.tokens["vera"])
+    missing = client.get("/api/nothing-here")
+    assert missing.status_code == 404 and set(missing.json()) == {"error"}
+    wrong = client.get("/api/approvals/x/approve")
+    assert wrong.status_code == 405 and set(wrong.json()) == {"error"} and "POST" in wrong.headers["allow"]
+
+
+def test_an_unknown_id_is_404_and_a_decided_one_409_whatever_the_body(console: Console) -> None:
+    """The request is looked up before the body is checked: no body on an unknown id is 404, on a decided one 409."""
+    client = console.client(console.tokens["alice"])
+    assert client.post("/api/approvals/never-asked/approve").status_code == 404
+    submit(console, "done-already")
+    assert client.post("/api/approvals/done-already/deny", json={"reason": "no"}).status_code == 200
+    assert client.post("/api/approvals/done-already/approve", json={}).status_code == 409
+
+
+def test_before_any_application_asked_the_lists_are_empty_and_no_queue_is_created(tmp_path: Path) -> None:
+    """A console started before any application made the queue answers empty lists and 404s, and creates nothing."""
+    users = UserStore(tmp_path / "users.json")
+    token = users.add("alice", "reviewer")
+    queue = tmp_path / "not-yet.db"
+    app = create_app(ConsoleSettings(users=users.path, store=f"sqlite:///{queue}", flags=tmp_path / "flags.json"))
+    with serving(app) as url:
+        client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        assert client.get("/api/approvals").json() == {"items": []}
+        assert client.get("/api/approvals?status=decided").json() == {"items": []}
+        assert client.get("/api/approvals/nope").status_code == 404
+        assert client.post("/api/approvals/nope/approve", json={"reason": "ok"}).status_code == 404
+    assert not queue.exists()

@@ -42,6 +42,18 @@ def test_adding_an_existing_name_is_exit_2_unless_rotate(tmp_path: Path) -> None
     assert json.loads(users.read_text())["users"]["bob"]["token_sha256"] == hashlib.sha256(second.encode()).hexdigest()
 
 
+def test_rotate_keeps_the_role_unless_role_is_given(tmp_path: Path) -> None:
+    """`users add NAME --rotate` keeps a reviewer a reviewer; `--rotate --role viewer` changes the role."""
+    users = tmp_path / "users.json"
+    add_user(users, "rita", "reviewer")
+    rotated = run_cli("console", "users", "add", "rita", "--rotate", "--users", str(users))
+    assert rotated.returncode == 0, rotated.stderr
+    assert "(reviewer)" in rotated.stdout
+    assert json.loads(users.read_text())["users"]["rita"]["role"] == "reviewer"
+    add_user(users, "rita", "viewer", "--rotate")
+    assert json.loads(users.read_text())["users"]["rita"]["role"] == "viewer"
+
+
 def test_users_list_shows_names_and_roles_but_no_secrets(tmp_path: Path) -> None:
     """`users list` names every user with their role; neither tokens nor hashes are printed."""
     users = tmp_path / "users.json"
@@ -144,3 +156,36 @@ def test_users_commands_need_no_web_library(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stderr
     assert "zoe" in (tmp_path / "u.json").read_text()
+
+
+def test_a_port_in_use_is_exit_2_naming_the_option(tmp_path: Path) -> None:
+    """When the port is taken, `toolchain console` exits 2 and says to choose another --port (no traceback)."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = run_cli("console", "--port", str(port), "--users", str(tmp_path / "u.json"), timeout=60)
+    assert run.returncode == 2
+    assert "--port" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_unreadable_tls_files_are_exit_2_naming_the_options(tmp_path: Path) -> None:
+    """A certificate or key that is not PEM makes `toolchain console` exit 2 naming --tls-cert/--tls-key."""
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    cert.write_text("not a certificate")
+    key.write_text("not a key")
+    run = run_cli("console", "--port", "1", "--users", str(tmp_path / "u.json"), "--tls-cert", str(cert),
+                  "--tls-key", str(key), timeout=60)  # fmt: skip
+    assert run.returncode == 2
+    assert "--tls-cert" in run.stderr and "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("option", [("--port", "0"), ("--port", "70000"), ("--session-idle", "0"),
+                                    ("--session-idle", "-5")])  # fmt: skip
+def test_out_of_range_numbers_are_exit_2_naming_the_option(tmp_path: Path, option: tuple[str, str]) -> None:
+    """A port outside 1-65535 or a session idle limit that is not above 0 is refused before serving."""
+    run = run_cli("console", *option, "--users", str(tmp_path / "u.json"), timeout=60)
+    assert run.returncode == 2
+    assert option[0] in run.stderr

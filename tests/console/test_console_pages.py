@@ -39,8 +39,13 @@ def test_the_control_sheet_lists_the_apps_registered_surfaces(tmp_path: Path) ->
         assert 'href="/sheet"' in client.get("/inbox").text
         page = client.get("/sheet")
         assert page.status_code == 200
-        row = page.text.split("sheet.reply")[1].split("</tr>")[0]
+        head = page.text.split("<thead>")[1].split("</thead>")[0]
+        for column in ("surface", "where", "owner", "risk", "model", "prompt", "approval", "kill switch", "audit",
+                       "capture", "data class", "rollback", "gaps", "source"):  # fmt: skip
+            assert f"<th>{column}</th>" in head  # the columns of `toolchain inventory`
+        row = page.text.split('data-surface="sheet.reply"')[1].split("</tr>")[0]
         assert "support" in row and "medium" in row and "openai:gpt-4o-mini" in row
+        assert "sheet.reply.kill" in row and "import" in row
         flags = client.get("/flags").text
         assert "sheet.reply" in flags and "registry" in flags
 
@@ -144,6 +149,11 @@ def test_the_kill_switch_page_lists_the_surfaces_a_scan_finds(tmp_path: Path) ->
     )
     app, token = _console(tmp_path, scan=(code,))
     with serving(app) as url:
-        page = login_at(url, token).get("/flags").text
+        client = login_at(url, token)
+        page = client.get("/flags").text
+        sheet = client.get("/sheet")
     row = page.split('data-surface="scan.only_in_code"')[1].split("</tr>")[0]
     assert "scan" in row and "scan.only_in_code.kill" in row
+    assert sheet.status_code == 200
+    sheet_row = sheet.text.split('data-surface="scan.only_in_code"')[1].split("</tr>")[0]
+    assert "bot.py:3" in sheet_row and "ops" in sheet_row and "static" in sheet_row

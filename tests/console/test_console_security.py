@@ -49,6 +49,23 @@ def test_unauthenticated_pages_get_the_login_form_and_nothing_else(console: Cons
     assert "sec.surface" not in page.text and "unauth-" not in page.text
 
 
+def test_an_unknown_page_shows_the_login_form_without_a_session(console: Console) -> None:
+    """A path that does not exist answers like every page: the login form (401) without a session, 404 with one."""
+    page = console.client().get("/no/such/page")
+    assert page.status_code == 401 and 'name="token"' in page.text
+    assert console.login("vera").get("/no/such/page").status_code == 404
+
+
+def test_a_missing_file_does_not_break_an_open_login_form(console: Console) -> None:
+    """The browser's request for /favicon.ico (a 404 answered with the login form) keeps the login form's CSRF
+    cookie, so the form shown first still logs in."""
+    client = console.client()
+    csrf = client.get("/").text.split('name="login_csrf" value="')[1].split('"')[0]
+    assert client.get("/favicon.ico").status_code == 401
+    done = client.post("/login", data={"token": console.tokens["vera"], "login_csrf": csrf})
+    assert done.status_code == 303, done.text
+
+
 def test_home_without_a_session_shows_the_login_form(console: Console) -> None:
     """`GET /` without a session is the login form with a single token field."""
     page = console.client().get("/")
@@ -78,7 +95,7 @@ def test_login_sets_a_strict_httponly_session_cookie(console: Console) -> None:
     csrf = page.text.split('name="login_csrf" value="')[1].split('"')[0]
     done = client.post("/login", data={"token": console.tokens["vera"], "login_csrf": csrf})
     cookie = next(v for k, v in done.headers.multi_items() if k == "set-cookie" and v.startswith("tc_session="))
-    assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
     assert "Secure" not in cookie
 
 
@@ -251,6 +268,19 @@ def test_failed_logins_and_tokens_are_rate_limited_per_client(tmp_path: Path) ->
         login = client.post("/login", data={"token": console.tokens["alice"], "login_csrf": csrf})
         assert login.status_code == 429
         assert console.client().get("/api/health").status_code == 200  # readiness is never limited
+
+
+def test_failed_logins_alone_are_rate_limited(tmp_path: Path) -> None:
+    """Ten wrong tokens in the login form within a minute make the eleventh login 429, a valid token included."""
+    with running_console(tmp_path) as console:
+        client = console.client()
+        codes = []
+        for token in [f"wrong-{i}" for i in range(10)] + [console.tokens["alice"]]:
+            csrf = client.get("/").text.split('name="login_csrf" value="')[1].split('"')[0]
+            codes.append(client.post("/login", data={"token": token, "login_csrf": csrf}).status_code)
+        assert codes == [401] * 10 + [429]
+        assert "tc_session" not in client.cookies
+        assert console.client(console.tokens["alice"]).get("/api/approvals").status_code == 429  # per client
 
 
 def test_tls_serves_secure_cookies(tmp_path: Path) -> None:

@@ -56,6 +56,21 @@ async def astream(text: str):
         yield word.upper() + " "
 
 
+@tc.governed_call("{p}.returned", owner="team")
+def returned(text: str):
+    return iter([word + " " for word in text.split()])
+
+
+async def _upper_words(text: str):
+    for word in text.split():
+        yield word.upper() + " "
+
+
+@tc.governed_call("{p}.areturned", owner="team")
+async def areturned(text: str):
+    return _upper_words(text)
+
+
 @tc.governed_call("{p}.boom", owner="team")
 def boom(text: str) -> str:
     raise RuntimeError("model exploded")
@@ -67,6 +82,11 @@ def boom(text: str) -> str:
 )
 def refund(amount: int) -> str:
     return f"refunded {{amount}}"
+
+
+@tc.governed_call("{p}.killable", owner="team", fallback=_fallback)
+def killable(text: str) -> str:
+    return f"the model says {{text}}"
 
 
 def plain(text: str) -> str:

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from toolchain_sdk.evals import Assertion, Case, Checked, check, select, text_of
+from toolchain_sdk.redaction import scrub_text
 
 CASE = Case.model_validate({"id": "c1", "input": {}, "assert": [{"contains": "x"}]})
 
@@ -165,3 +166,24 @@ def test_contains_and_not_contains_always_disagree(output: str, needle: str) -> 
 def test_max_chars_counts_characters(output: str, limit: int) -> None:
     """max_chars passes exactly when the text has at most that many characters."""
     assert run({"max_chars": limit}, output).passed == (len(output) <= limit)
+
+
+def test_reasons_quoting_the_output_have_secrets_scrubbed(checks_module: str) -> None:
+    """A failure reason that quotes the output (it goes to CI logs and results) carries no key or card number."""
+    from toolchain_sdk.evals import load_callable
+
+    output = "your key sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD and card 4111 1111 1111 1111"
+    for spec in ({"contains": "refund"}, {"equals": "ok"}, {"one_of": ["a"]}, {"regex": "^x"}):
+        reason = run(spec, output).reason  # type: ignore[arg-type]
+        assert reason and "sk-proj-abc" not in reason and "4111 1111" not in reason, reason
+    ref = f"{checks_module}:explained"
+    functions = {ref: lambda out, case: (False, f"it said {out}")}
+    reason = run({"python": ref}, output, functions).reason  # type: ignore[dict-item]
+    assert reason.startswith("it said your key ") and "sk-proj-abc" not in reason
+    assert load_callable(ref)  # the named check exists; the stand-in above is what ran
+    not_contains = run({"not_contains": "card"}, output).reason
+    assert (
+        "at character 62 (…ey [OPENAI_KEY] and card [CARD]…)" in not_contains and "4111 1111" not in not_contains
+    )  # the excerpt is scrubbed
+    no_pii = run({"no_pii": True}, output).reason
+    assert scrub_text(no_pii) == no_pii and "OPENAI_KEY at 9" in no_pii  # spans scrub it again: kinds survive

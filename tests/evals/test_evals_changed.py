@@ -79,13 +79,23 @@ def test_an_unrelated_change_selects_nothing_and_exits_0(repo: Project) -> None:
 
 
 def test_a_prompt_edited_in_place_selects_the_evals_of_its_surface(repo: Project) -> None:
-    """greet@1 (what greet@production resolves to) edited: reply.yaml runs, with the reason; status.yaml does not."""
+    """greet@1 (what greet@production resolves to) edited: the reply surface's evals run, status.yaml does not."""
     _drop_next(repo)
     repo.write_prompt("greet", "1", "Hello there! {{ body }}")
     code, files, out = changed(repo)
     assert code == 0, out
-    assert files == ["evals/reply.yaml"]
+    assert files == ["evals/reply.yaml", "evals/versions.yaml"]  # versions.yaml lists greet@2, but its surface changed
     assert "selected evals/reply.yaml: prompt greet@production: edited (sha256 " in out
+
+
+def test_an_edit_to_a_listed_version_only_selects_the_files_that_list_it(repo: Project) -> None:
+    """greet@2 edited in place: versions.yaml (prompts: [greet@2]) runs; reply.yaml (greet@production -> 1) not."""
+    _drop_next(repo)
+    repo.write_prompt("greet", "2", "Please, please: {{ body }}")
+    code, files, out = changed(repo)
+    assert code == 0, out
+    assert files == ["evals/versions.yaml"]
+    assert "selected evals/versions.yaml: prompt greet@2: edited (sha256 " in out
 
 
 def test_a_new_version_file_selects_the_evals_that_name_it_or_resolve_to_it(repo: Project) -> None:
@@ -97,7 +107,7 @@ def test_a_new_version_file_selects_the_evals_that_name_it_or_resolve_to_it(repo
     assert "prompt greet@3: version 3 is new since" in out
     repo.label("greet", "production", "3")
     code, files, out = changed(repo)
-    assert files == ["evals/next.yaml", "evals/reply.yaml"]
+    assert files == ["evals/next.yaml", "evals/reply.yaml", "evals/versions.yaml"]  # the surface's prompt is new
     assert "selected evals/reply.yaml: prompt greet@production: now version 3, was 1" in out
 
 
@@ -159,4 +169,4 @@ def test_a_shallow_clone_works_once_the_ref_is_fetched(repo: Project, tmp_path: 
     git(clone, "fetch", "-q", "--depth=1", "origin", "tag", "base")
     code, files, out = changed(repo, "base", cwd=clone)
     assert code == 0, out
-    assert files == ["evals/reply.yaml"]
+    assert files == ["evals/reply.yaml", "evals/versions.yaml"]

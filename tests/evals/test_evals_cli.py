@@ -68,6 +68,8 @@ def test_configuration_errors_exit_2(project: Project) -> None:
     assert code == 2 and "no/such/dir: no such file or directory" in err
     code, _, err = _eval(project, "evals/bad.yaml", "--update-baseline")
     assert code == 2 and "--update-baseline needs --baseline PATH" in err
+    code, _, err = _eval(project, "evals/bad.yaml", "--approve-as", " ")
+    assert code == 2 and "--approve-as needs the approver's name" in err
 
 
 def test_baseline_update_then_regression_fails_naming_the_case(project: Project) -> None:
@@ -133,3 +135,34 @@ def test_jobs_and_toml_twins_and_directories(project: Project) -> None:
     assert code == 0, out + err
     results = json.loads(Path(project.root / ".toolchain/evals/last-run.json").read_text())
     assert [f["file"] for f in results["files"]] == ["evals/reply.yaml", "evals/status.toml"]
+
+
+def test_a_killed_surface_is_evaluated_on_its_fallbacks_answer(project: Project) -> None:
+    """The kill switch applies in an eval run: with TOOLCHAIN_KILL naming the surface, its fallback is judged."""
+    project.eval_file("killable", "cases:\n  - id: k\n    input: {text: hi}\n    assert: [{equals: fallback}]\n",
+                      function="killable")  # fmt: skip
+    code, out, err = _eval(project, "evals/killable.yaml")
+    assert code == 1 and "expected 'fallback', got 'the model says hi'" in out, out + err
+    proc = run_cli("eval", "evals/killable.yaml", cwd=project.root, env={"TOOLCHAIN_KILL": project.surface("killable")})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 passed, 0 failed, 0 skipped" in proc.stdout
+
+
+def test_an_input_the_function_cannot_take_exits_2_naming_it(project: Project) -> None:
+    """A case whose input names no parameter of the target is a bad file (exit 2), not a failing case."""
+    project.eval_file("typo", "cases:\n  - id: t\n    input: {tikcet: {id: T, body: x}}\n    assert: [{contains: x}]\n")
+    code, out, err = _eval(project, "evals/typo.yaml")
+    assert code == 2, out + err
+    assert f"evals/typo.yaml: case 't': input.tikcet: no such parameter ({project.target('reply')} takes ticket)" in err
+    assert not (project.root / ".toolchain/evals/last-run.json").exists()
+
+
+def test_an_eval_file_with_a_yaml_error_in_a_directory_exits_2(project: Project) -> None:
+    """A syntax error in one eval file of a directory stops the run (exit 2) instead of silently dropping its cases."""
+    project.eval_file("reply", PASSING)
+    (project.root / "evals" / "broken.yaml").write_text(
+        f"target: {project.target('reply')}\ncases:\n  - id: a\n    input: {{ticket: x\n    assert: [{{contains: x}}]\n"
+    )
+    code, out, err = _eval(project, "evals")
+    assert code == 2, out + err
+    assert "evals/broken.yaml: not valid YAML" in err

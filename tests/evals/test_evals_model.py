@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from toolchain_sdk.errors import ConfigError
 from toolchain_sdk.evals import EvalFile, is_eval_file, load_eval_file
@@ -155,7 +157,7 @@ def test_an_eval_file_is_known_by_its_content(tmp_path: Path) -> None:
     assert is_eval_file(_write(tmp_path, "x.yml", "target: m:f\ncases: []\n"))  # by content; validation comes later
     assert not is_eval_file(_write(tmp_path, "workflow.yaml", "on: push\njobs: {}\n"))
     assert not is_eval_file(_write(tmp_path, "list.yaml", "- target\n- cases\n"))
-    assert not is_eval_file(_write(tmp_path, "bad.yaml", "target: [\n"))
+    assert not is_eval_file(_write(tmp_path, "bad.yaml", "target: [\n"))  # unparseable, and no top-level cases
     assert not is_eval_file(_write(tmp_path, "cases.txt", YAML))
     assert not is_eval_file(_write(tmp_path, "pyproject.toml", "[project]\nname = 'x'\n"))
 
@@ -164,3 +166,40 @@ def test_runs_without_prompts_are_one_per_case() -> None:
     """Without `prompts:`, each case runs once with the surface's own prompt."""
     file = EvalFile.model_validate({"target": "m:f", "cases": [{"id": "a", "assert": [{"contains": "x"}]}]})
     assert [(c.id, p) for c, p in file.runs()] == [("a", None)]
+
+
+def test_an_eval_file_with_a_syntax_error_is_still_an_eval_file(tmp_path: Path) -> None:
+    """Broken YAML/TOML with top-level target and cases is reported when loaded, so its evals never silently vanish."""
+    broken = _write(tmp_path, "refund.yaml", "target: m:f\ncases:\n  - id: a\n    input: {x: 1\n    assert: []\n")
+    assert is_eval_file(broken)
+    with pytest.raises(ConfigError, match=r"refund.yaml: not valid YAML"):
+        load_eval_file(broken)
+    broken_toml = _write(tmp_path, "refund.toml", 'target = "m:f"\n[[cases]]\nid = "a\n')
+    assert is_eval_file(broken_toml)
+    with pytest.raises(ConfigError, match=r"refund.toml: not valid TOML"):
+        load_eval_file(broken_toml)
+    helm = _write(tmp_path, "deployment.yaml", "kind: Deployment\nspec: {{ .Values.spec }}\n  target: x\n")
+    assert not is_eval_file(helm)  # unparseable, but not an eval file: a template is left alone
+
+
+_LINES = [
+    "target: m:f", "target: 3", "cases:", "cases: x", "  - id: a", "  - id: [a]", "  - {}", "    input: {x: 1}",
+    "    input: [1]", "    assert: [{contains: x}]", "    assert: [{regex: '('}]", "    assert: [{max_chars: -1}]",
+    "    assert: [{one_of: x, path: ''}]", "    assert: [{python: 'x'}]", "    assert:", "      - weight: 0",
+    "      - no_pii: false", "prompts: [a@1, a@1]", "threshold: 2", "name: n", "\t- bad", "{", "extra: 1",
+    'target = "m:f"', "[[cases]]", 'id = "a"', 'assert = [{ contains = "x" }]',
+]  # fmt: skip
+CONTENT = st.one_of(st.text(max_size=200), st.lists(st.sampled_from(_LINES), max_size=12).map("\n".join))
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(CONTENT, st.sampled_from([".yaml", ".toml"]))
+def test_any_file_content_either_loads_or_is_a_config_error(tmp_path: Path, text: str, suffix: str) -> None:
+    """For any content, is_eval_file answers and load_eval_file returns or raises ConfigError naming the file."""
+    path = tmp_path / f"any{suffix}"
+    path.write_text(text, encoding="utf-8")
+    assert is_eval_file(path) in (True, False)
+    try:
+        load_eval_file(path)
+    except ConfigError as exc:
+        assert str(path) in str(exc)

@@ -78,3 +78,31 @@ def test_a_broken_eval_file_is_a_collection_error_naming_the_field(pytester: pyt
         "evals/bad.yaml: case 'a' (cases[0]), field assert[0].max_chars: max_chars: give a whole" in result.stdout.str()
     )
     assert "Traceback" not in result.stdout.str()
+
+
+def test_an_eval_file_with_a_yaml_error_is_a_collection_error(pytester: pytest.Pytester) -> None:
+    """Broken YAML with top-level target and cases is reported, never silently left out of the run."""
+    project = Project(pytester.path)
+    (pytester.path / "evals" / "broken.yaml").write_text(
+        f"target: {project.target('reply')}\ncases:\n  - id: a\n    input: {{x: 1\n    assert: [{{contains: x}}]\n"
+    )
+    result = pytester.runpytest_subprocess(*PLUGIN_ARGS, "evals")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert "evals/broken.yaml: not valid YAML" in result.stdout.str()
+
+
+def test_a_file_that_cannot_run_fails_each_case_with_the_configuration_error(pytester: pytest.Pytester) -> None:
+    """An unknown target fails every case of its file with the configuration error as the text, no traceback."""
+    project = Project(pytester.path)
+    (pytester.path / "evals" / "gone.yaml").write_text(
+        "target: no_such_module_for_plugin:f\ncases:\n"
+        "  - id: a\n    assert: [{contains: x}]\n  - id: b\n    assert: [{contains: x}]\n"
+    )
+    project.eval_file("ok", "cases:\n  - id: fine\n    input: {amount: 5}\n    assert: [{equals: refunded 5}]\n",
+                      function="refund")  # fmt: skip
+    result = pytester.runpytest_subprocess(*PLUGIN_ARGS, "evals", "--eval-approve-as", "ci-evals")
+    result.assert_outcomes(passed=1, failed=2)
+    out = result.stdout.str()
+    assert out.count("eval file cannot run (configuration error): evals/gone.yaml: unknown target module") == 2
+    assert "FAILED evals/gone.yaml::a - eval file cannot run (configuration error)" in out
+    assert "Traceback" not in out and "_runner.py" not in out

@@ -10,7 +10,7 @@ from tests.evals._project import Project, project_fixture  # noqa: F401 - the `p
 from toolchain_sdk import semconv
 from toolchain_sdk._core.call import PROMPT_OVERRIDE
 from toolchain_sdk.errors import ConfigError
-from toolchain_sdk.evals import FileResult, load_eval_file, prepare, run_plans
+from toolchain_sdk.evals import FileResult, load_eval_file, prepare, run_case, run_plans
 from toolchain_sdk.prompts import resolve
 from toolchain_sdk.testing import SpanRecorder
 
@@ -101,9 +101,12 @@ def test_async_function_target(project: Project) -> None:
     assert result.cases[1].reasons == ("expected 'shipped', got 'pending'",)
 
 
-@pytest.mark.parametrize(("function", "expected"), [("stream", "a b c "), ("astream", "A B C ")])
+@pytest.mark.parametrize(
+    ("function", "expected"),
+    [("stream", "a b c "), ("astream", "A B C "), ("returned", "a b c "), ("areturned", "A B C ")],
+)
 def test_a_generator_target_is_evaluated_as_its_concatenation(project: Project, function: str, expected: str) -> None:
-    """A generator or async generator surface is consumed; the assertions see the joined text."""
+    """A generator, async generator, or function returning a stream is consumed; assertions see the joined text."""
     result = _run(project, function, f"""\
         cases:
           - id: joined
@@ -112,7 +115,7 @@ def test_a_generator_target_is_evaluated_as_its_concatenation(project: Project, 
               - equals: "{expected}"
               - max_chars: 6
         """, function=function)  # fmt: skip
-    assert [c.status for c in result.cases] == ["pass"]
+    assert [c.status for c in result.cases] == ["pass"], result.cases[0].reasons
 
 
 def test_a_target_that_raises_fails_its_case_with_the_error(project: Project) -> None:
@@ -173,7 +176,7 @@ def test_approve_as_approves_on_the_record(project: Project, spans: SpanRecorder
             input: {amount: 5}
             assert: [{equals: refunded 5}]
         """, function="refund", approve_as="ci-evals")  # fmt: skip
-    assert [c.status for c in result.cases] == ["pass"]
+    assert [c.status for c in result.cases] == ["pass"], result.cases[0].reasons
     span = spans.one(project.surface("refund"))
     assert (span.attributes or {})[semconv.APPROVAL_APPROVER] == "ci-evals"
     assert (span.attributes or {})[semconv.APPROVAL_DECISION] == "approved"
@@ -230,7 +233,7 @@ def test_the_prompt_override_is_scoped_to_its_surface_and_its_run(project: Proje
     """After the run, and for any other surface during one, calls use the surface's own prompt version."""
     result = _run(project, "v2", "prompts: [greet@2]\ncases:\n  - id: a\n    input: {ticket: {id: T, body: x}}\n"
                                  "    assert: [{contains: Please}]\n")  # fmt: skip
-    assert [c.status for c in result.cases] == ["pass"]
+    assert [c.status for c in result.cases] == ["pass"], result.cases[0].reasons
     bot = importlib.import_module(project.module)
     assert bot.reply(bot.Ticket("T", "x")).startswith("Hello! x")
     token = PROMPT_OVERRIDE.set(("some.other_surface", resolve("greet@2", project.root / "prompts")))
@@ -238,3 +241,48 @@ def test_the_prompt_override_is_scoped_to_its_surface_and_its_run(project: Proje
         assert bot.reply(bot.Ticket("T", "x")).startswith("Hello! x")
     finally:
         PROMPT_OVERRIDE.reset(token)
+
+
+def test_weights_set_a_cases_score(project: Project) -> None:
+    """The score is the weighted mean of the assertions: a passing weight-3 check and a failing one give 0.75."""
+    result = _run(project, "weights", """\
+        cases:
+          - id: weighted
+            input: {ticket: {id: T-1, body: x}}
+            assert:
+              - contains: Hello
+                weight: 3
+              - contains: Nope
+        """)  # fmt: skip
+    [case] = result.cases
+    assert (case.status, case.score) == ("fail", 0.75)
+    assert [(c.weight, c.score) for c in case.checks] == [(3.0, 1.0), (1.0, 0.0)]
+    assert case.to_json()["score"] == 0.75
+
+
+@pytest.mark.parametrize(
+    ("input_yaml", "message"),
+    [
+        ("{ticket: {id: T, body: x}, tone: warm}", "case 'a': input.tone: no such parameter ({target} takes ticket)"),
+        ("{}", "case 'a': input: missing required 'ticket' ({target} takes ticket)"),
+        ("{ticket: {id: T, body: x}, call: 1}", "case 'a': input.call: the SDK injects this parameter"),
+    ],
+)
+def test_an_input_the_function_cannot_take_is_a_config_error(project: Project, input_yaml: str, message: str) -> None:
+    """An unknown, missing or SDK-injected parameter is caught before any case runs, naming file, case and input."""
+    path = project.eval_file("inputs", f"cases:\n  - id: a\n    input: {input_yaml}\n    assert: [{{contains: x}}]\n")
+    with pytest.raises(ConfigError) as err:
+        prepare(load_eval_file(path))
+    assert str(err.value).startswith("evals/inputs.yaml: " + message.format(target=project.target("reply")))
+
+
+def test_a_blank_approver_never_reaches_the_surfaces_own_approver(project: Project, spans: SpanRecorder) -> None:
+    """run_plans refuses a blank approve_as; run_case treats it as none, so the gated case is skipped, not asked."""
+    path = project.eval_file("blank", "cases:\n  - id: s\n    input: {amount: 5}\n    assert: [{equals: refunded 5}]\n",
+                             function="refund")  # fmt: skip
+    plan = prepare(load_eval_file(path))
+    with pytest.raises(ConfigError, match="approve_as needs the approver's name"):
+        run_plans([plan], approve_as="  ")
+    result = run_case(plan, plan.file.cases[0], None, "  ")
+    assert result.status == "skipped" and "--approve-as NAME" in result.reasons[0]
+    assert spans.spans(project.surface("refund")) == []

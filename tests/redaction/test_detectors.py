@@ -56,6 +56,44 @@ def test_each_kind_is_replaced_whole_by_its_label(text: str, expected: str) -> N
     assert redact(text) == expected
 
 
+REVIEW_CASES = [
+    # found in the acceptance review of issue 13: common ways these values are written
+    ("call 555-123-4567 now", "call [PHONE] now"),  # a fictional 555 number: not assigned, still a phone
+    ("call (555) 123-4567", "call [PHONE]"),
+    ("fax 555.123.4567", "fax [PHONE]"),
+    ("tel 123-456-7890", "tel [PHONE]"),
+    ("tel +1 555 123 4567 x12", "tel [PHONE]"),
+    ("ssn 078-05-1120", "ssn [SSN]"),  # stdnum calls it advertised; it was a real person's number
+    ("SSN: 123456789", "SSN: [SSN]"),  # nine digits, named
+    ('{"ssn": "536221874"}', '{"ssn": "[SSN]"}'),
+    ("social security number 536221874.", "social security number [SSN]."),
+    ("curl -H 'Authorization: Bearer sk-abc'", "curl -H 'Authorization: Bearer [BEARER]'"),  # short, in a header
+    ('headers = {"Authorization": "Bearer abc123"}', 'headers = {"Authorization": "Bearer [BEARER]"}'),
+    (f"aws configure set aws_secret_access_key {AWS_SECRET}", "aws configure set aws_secret_access_key [AWS_KEY]"),
+    (f"AWS_SECRET_ACCESS_KEY={AWS_SECRET}", "AWS_SECRET_ACCESS_KEY=[AWS_KEY]"),
+    ("secret=xyz token=abc password=hunter2", "secret=[SECRET] token=[SECRET] password=[SECRET]"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), REVIEW_CASES)
+def test_usual_spellings_are_replaced_whole(text: str, expected: str) -> None:
+    """Fictional 555 numbers, unformatted named SSNs, short bearer headers, CLI-style AWS secrets, short passwords."""
+    assert redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Authorization: Bearer $TOKEN", "Authorization: Bearer <token>", "the bearer of bad news",
+        "order 123456789", "ssn 1234567890", "ORD-555-123-4567", "555-123-4567-rc1", "555-123.4567",
+        "Not secrets: the list", "password: ab", "sizes 555 256 1024",
+    ],
+)  # fmt: skip
+def test_review_near_misses_survive(text: str) -> None:
+    """Placeholders after Bearer, unnamed nine-digit numbers, numbers inside codes, prose after a colon stay."""
+    assert redact(text) == text
+
+
 def test_a_pem_block_without_its_end_line_still_goes() -> None:
     """A private key block cut short (no END line) is removed to its last base64 line."""
     text = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHC\nozMxH2Mo4lgOEePzNm0t"

@@ -87,6 +87,34 @@ def test_detectors_replaces_the_builtin_set() -> None:
     assert redact("a@b.co has 42", policy=policy) == "a@b.co has [NUMBER]"
 
 
+def test_detectors_may_name_builtin_detectors_and_take_regexes_and_callables() -> None:
+    """Policy(detectors=["email", "openai", r"CUST-\\d+", fn]) keeps those built-ins only and adds the rest."""
+
+    def employee_ids(text: str) -> list[tuple[int, int]]:
+        return [m.span() for m in re.finditer(r"E\d{5}", text)]
+
+    policy = Policy(detectors=["email", "openai", r"CUST-\d+", employee_ids], version="v9")
+    assert list(policy.names()) == ["email", "openai", "detectors-3", "employee_ids"]
+    text = "ann@corp.io 4111 1111 1111 1111 CUST-123 E12345 sk-proj-4fGhT7kLmN9pQrS2tUvW5xYzA8bCdE1f"
+    assert redact(text, policy=policy) == "[EMAIL] 4111 1111 1111 1111 [SECRET] [SECRET] [OPENAI_KEY]"
+    assert policy.version == "v9"
+
+
+def test_extra_callable_may_return_matches_or_matched_substrings() -> None:
+    """A callable returning re.finditer(...) matches or re.findall(...) strings works as it is."""
+    policy = Policy(
+        extra=[lambda text: re.finditer(r"E\d{5}", text), lambda text: re.findall(r"CUST-\d+", text)],
+    )
+    assert redact("E12345 for CUST-1, again CUST-1 x", policy=policy) == "[SECRET] for [SECRET], again [SECRET] x"
+
+
+def test_a_single_entry_is_taken_as_a_list() -> None:
+    """disable="ip" and extra=r"..." mean disable=["ip"] and extra=[r"..."], not their characters."""
+    policy = Policy(disable="ip", extra=r"CUST-\d+")  # type: ignore[arg-type]
+    assert "ip" not in set(policy.names())
+    assert redact("from 203.0.113.9 CUST-1", policy=policy) == "from 203.0.113.9 [SECRET]"
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [
@@ -96,6 +124,7 @@ def test_detectors_replaces_the_builtin_set() -> None:
         (lambda: Detector("x", "X", "pii", r"("), "does not compile"),
         (lambda: Policy(extra=[Detector("email", "EMAIL", "pii", r"@")]), "used twice"),
         (lambda: Policy(extra=[42]), "extra\\[1\\] is a int"),  # type: ignore[list-item]
+        (lambda: Policy(detectors=["email", 3.5]), "detectors\\[2\\] is a float"),  # type: ignore[list-item]
         (lambda: use_policy("strict"), "expected a toolchain_sdk.redaction.Policy"),  # type: ignore[arg-type]
     ],
 )

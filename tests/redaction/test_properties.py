@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import math
 import re
 import string
 
+import pydantic
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -183,9 +185,26 @@ class Broken:
         return "Broken()"
 
 
+@dataclasses.dataclass
+class Ticket:
+    """A dataclass leaf: redact walks its fields."""
+
+    body: object
+    n: int = 0
+
+
+class Message(pydantic.BaseModel):
+    """A pydantic leaf: redact walks its dump."""
+
+    text: str
+    tags: tuple[str, ...] = ()
+
+
 leaves = st.one_of(
     st.none(), st.booleans(), st.integers(), st.integers(min_value=10**300, max_value=10**5000), st.floats(),
     st.text(), st.binary(), st.builds(Broken), st.builds(bytearray, st.binary()), cards(), SHAPED_SECRETS,
+    st.builds(Ticket, st.one_of(st.text(), cards(), st.builds(Broken)), st.integers()),
+    st.builds(Message, text=st.text(), tags=st.tuples(st.text(max_size=5), SHAPED_SECRETS)),
 )  # fmt: skip
 keys = st.one_of(st.text(max_size=10), st.integers(), st.tuples(st.integers(), st.text(max_size=3)), st.builds(Broken))
 nested = st.recursive(
@@ -203,7 +222,8 @@ nested = st.recursive(
 @settings(max_examples=200)
 @given(nested, st.booleans(), st.booleans())
 def test_redact_never_raises_on_arbitrary_nested_input(value: object, cyclic: bool, secrets_only: bool) -> None:
-    """Any nesting of odd values (huge ints, bytes, NaN, broken __str__/__repr__, odd keys, cycles) gives JSON."""
+    """Any nesting of odd values (huge ints, bytes, NaN, broken __str__/__repr__, odd keys, cycles,
+    dataclasses, pydantic models) gives JSON."""
     if cyclic and isinstance(value, list):
         value.append(value)
     if cyclic and isinstance(value, dict):

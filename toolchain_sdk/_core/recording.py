@@ -113,11 +113,12 @@ def build_record(
         "override_original_sha256": attrs.get(semconv.OVERRIDE_ORIGINAL_SHA256),
         "outcome": attrs.get(semconv.OUTCOME),
         "error_type": attrs.get(semconv.ERROR_TYPE),
+        "stream_completed": attrs.get(semconv.STREAM_COMPLETED),
     }
     if prompt is not None:
         fields.update(
             prompt_name=prompt.name, prompt_version=prompt.version, prompt_label=prompt.label,
-            prompt_sha256=prompt.sha256,
+            prompt_sha256=prompt.sha256, prompt_source="file" if prompt.source is not None else "code",
         )  # fmt: skip
     if content:
         fields["redaction_policy"] = active_policy().version

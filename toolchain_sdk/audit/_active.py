@@ -77,22 +77,58 @@ def use_sink(sink: Sink | None) -> None:
             _log.warning("audit sink %s did not close cleanly", previous.describe(), exc_info=True)
 
 
+class _Misconfigured:
+    """Stands in for the sink an invalid ``TOOLCHAIN_AUDIT`` or ``[audit]`` table meant to name.
+
+    Audit was asked for, so it must not be silently off: every check and append raises
+    ``AuditUnavailable`` naming the setting to fix (high-risk calls do not run; other calls warn
+    once and their records go to the spool file).
+    """
+
+    def __init__(self, problem: ConfigError) -> None:
+        """Keep the configuration error to report at every call."""
+        self.problem = problem
+
+    def _unavailable(self) -> AuditUnavailable:
+        """The error a call sees."""
+        return AuditUnavailable(f"audit is misconfigured, so no record can be written: {self.problem}")
+
+    def append(self, record: AuditRecord) -> AuditRecord:
+        """Refuse the record (``write`` spools it)."""
+        raise self._unavailable() from self.problem
+
+    def check(self) -> None:
+        """Always unavailable: the setting must be fixed."""
+        raise self._unavailable() from self.problem
+
+    def flush(self) -> None:
+        """Nothing is held."""
+
+    def close(self) -> None:
+        """Nothing is open."""
+
+    def describe(self) -> str:
+        """``misconfigured: PROBLEM``."""
+        return f"misconfigured: {self.problem}"
+
+
 def active_sink() -> Sink | None:
     """The sink in force: the one installed by ``use_sink``, else (resolved once, lazily) the one
     ``TOOLCHAIN_AUDIT`` or the ``[audit]`` table names, else ``None``.
 
-    An invalid variable or table is logged once and leaves audit off (``toolchain audit`` and
-    ``configure()`` report it as a ``ConfigError``).
+    An invalid variable or table is logged once at ERROR and does not turn audit off: calls see
+    ``AuditUnavailable`` naming the setting (high risk does not run, lower risk spools and warns).
     """
     if _state.resolved:
         return _state.sink
     with _state.lock:
         if not _state.resolved:
+            found: Sink | None
             try:
                 found = sink_from_env()
             except ConfigError as exc:
-                _log.warning("audit is off: %s", exc)
-                found = None
+                _log.error("audit is misconfigured; high-risk calls will not run until it is fixed: %s", exc)
+                found = _Misconfigured(exc)
             _install(found)
         return _state.sink
 
@@ -156,18 +192,23 @@ def append_event(kind: str, **fields: object) -> AuditRecord | None:
     ``actor`` defaults to the login name.
 
     Raises:
-        ConfigError: the fields do not fit ``AuditRecord``, or the sink setting is invalid.
-        AuditUnavailable: the chain could not take the record (it was spooled).
+        ConfigError: the fields do not fit ``AuditRecord``.
+        AuditUnavailable: the chain could not take the record, or the sink setting is invalid (the
+            message names it); the record was spooled.
     """
-    sink = sink_from_env()
-    if sink is None:
-        return None
     if fields.get("actor") is None:
         fields["actor"] = _login()
     try:
         record = AuditRecord.model_validate({"kind": kind, **fields})
     except ValidationError as exc:
         raise ConfigError(f"audit event {kind!r}: {exc}") from None
+    sink: Sink | None
+    try:
+        sink = sink_from_env()
+    except ConfigError as exc:  # audit was asked for: keep the record in the spool, say what to fix
+        sink = _Misconfigured(exc)
+    if sink is None:
+        return None
     try:
         return write_to(sink, record)
     finally:

@@ -30,6 +30,8 @@ LOCK_TIMEOUT_S = 30.0
 """How long an append waits for another writer's lock before giving up (``AuditUnavailable``)."""
 _MIN_FREE_BYTES = 1 << 20
 """``check()`` reports a full disk below this much free space."""
+_CHECK_LOCK_TIMEOUT_S = 1.0
+"""How long ``check()`` waits for another writer's lock before reporting the chain locked."""
 
 
 class _Tail:
@@ -50,7 +52,8 @@ class JsonlSink:
 
     Args:
         path: the live file; its directory is created on first use.
-        fsync: ``os.fsync`` the file after every append (durable across power loss; slower).
+        fsync: ``os.fsync`` the file after every append, and its directory when the file is created or
+            rotated (durable across power loss; slower).
         max_bytes: rotate the live file to the next numbered segment before an append would make
             it larger than this (``None``: never rotate).
     """
@@ -100,6 +103,8 @@ class JsonlSink:
             self._lock_fd = os.open(_segments.lock_path(self.path), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         if self._fd is None:
             self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            if self.fsync:
+                _sync_dir(self.path.parent)  # the file's name must survive a power cut as well as its bytes
 
     def _current_fd(self) -> int:
         """The live file's descriptor, reopened if another process rotated it away (call locked)."""
@@ -164,6 +169,8 @@ class JsonlSink:
         os.rename(self.path, _segments.next_segment(self.path))
         os.close(self._fd)
         self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        if self.fsync:
+            _sync_dir(self.path.parent)  # the rename and the new live file, before records go into it
         return self._fd
 
     # Sink ---------------------------------------------------------------------------------------
@@ -214,7 +221,8 @@ class JsonlSink:
 
     def check(self) -> None:
         """Raise ``AuditUnavailable`` if the file cannot be opened for appending, its disk has less than
-        1 MiB free, or an append failed within the last second (the handle is kept open)."""
+        1 MiB free, another writer has held the append lock for a second, or an append failed within
+        the last second (the handles are kept open)."""
         with self._lock:
             failure = self._failure
             if failure is not None and time.monotonic() - failure[0] < _RETRY_AFTER_S:
@@ -230,6 +238,9 @@ class JsonlSink:
                 space = os.fstatvfs(self._fd)
                 if space.f_bavail * space.f_frsize < _MIN_FREE_BYTES:
                     raise OSError(errno.ENOSPC, f"no space left on the device holding {self.path}")
+                assert self._lock_fd is not None
+                _lock_file(self._lock_fd, self.path, timeout=_CHECK_LOCK_TIMEOUT_S)  # a stuck writer: do not run
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             except OSError as exc:
                 self._failure = (time.monotonic(), exc)
                 self._forget_handles()
@@ -245,8 +256,9 @@ class JsonlSink:
             self._forget_handles()
 
 
-def _lock_file(fd: int, path: Path) -> None:
-    """Take the exclusive append lock, waiting at most ``LOCK_TIMEOUT_S`` for a writer that holds it.
+def _lock_file(fd: int, path: Path, *, timeout: float | None = None) -> None:
+    """Take the exclusive append lock, waiting at most ``timeout`` (default ``LOCK_TIMEOUT_S``) for a
+    writer that holds it.
 
     Raises:
         TimeoutError: another process held the lock all that time (stuck, or stopped while appending).
@@ -256,7 +268,8 @@ def _lock_file(fd: int, path: Path) -> None:
         return
     except BlockingIOError:
         pass
-    deadline = time.monotonic() + LOCK_TIMEOUT_S
+    wait = LOCK_TIMEOUT_S if timeout is None else timeout
+    deadline = time.monotonic() + wait
     pause = 0.0002
     while True:
         time.sleep(pause)
@@ -265,8 +278,20 @@ def _lock_file(fd: int, path: Path) -> None:
             return
         except BlockingIOError:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{_segments.lock_path(path)} stayed locked for {LOCK_TIMEOUT_S:.0f} s") from None
+                raise TimeoutError(f"{_segments.lock_path(path)} stayed locked for {wait:g} s") from None
             pause = min(pause * 2, 0.01)
+
+
+def _sync_dir(directory: Path) -> None:
+    """``fsync`` a directory, so the names created or renamed in it are durable (``fsync=True``)."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):  # filesystems that cannot sync a directory
+            raise
+    finally:
+        os.close(fd)
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -33,8 +33,8 @@ class OtlpSink:
 
     Args:
         logger_provider: the provider to emit through; ``None`` builds one on first use with a
-            batch processor and the OTLP log exporter chosen by ``OTEL_EXPORTER_OTLP_PROTOCOL``
-            (``http/protobuf`` by default, or ``grpc``) and the ``OTEL_EXPORTER_OTLP_*`` endpoint.
+            batch processor, the traces' resource and an OTLP log exporter to the traces' collector
+            (``configure(endpoint=, protocol=)``, else the ``OTEL_EXPORTER_OTLP_*`` variables).
     """
 
     def __init__(self, *, logger_provider: LoggerProvider | None = None) -> None:
@@ -134,22 +134,28 @@ class OtlpSink:
 
 
 def _default_provider() -> LoggerProvider:
-    """An SDK logger provider exporting by OTLP (protocol and endpoint from the ``OTEL_*`` variables)."""
+    """An SDK logger provider exporting by OTLP to the traces' collector: ``configure(endpoint=,
+    protocol=, service_name=)`` when given, else the ``OTEL_EXPORTER_OTLP_*`` variables."""
     from opentelemetry.sdk._logs import LoggerProvider as SdkLoggerProvider
     from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter
 
-    protocol = os.environ.get("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL") or os.environ.get(
-        "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"
-    )
+    from toolchain_sdk import config
+    from toolchain_sdk.tracing import resource_for
+
+    settings = config.current_settings()
+    protocol = os.environ.get("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL") or settings.protocol
+    endpoint = settings.endpoint  # a base URL, as for the traces; None: the exporter reads OTEL_* itself
     exporter: LogRecordExporter
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcExporter
 
-        exporter = GrpcExporter()
+        exporter = GrpcExporter(
+            endpoint=endpoint, insecure=True if endpoint and endpoint.startswith("http://") else None
+        )
     else:
         from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as HttpExporter
 
-        exporter = HttpExporter()
-    provider = SdkLoggerProvider()
+        exporter = HttpExporter(endpoint=endpoint.rstrip("/") + "/v1/logs" if endpoint is not None else None)
+    provider = SdkLoggerProvider(resource=resource_for(settings))
     provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
     return provider

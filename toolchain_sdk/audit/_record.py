@@ -111,6 +111,9 @@ class AuditRecord(BaseModel):
     prompt_version: str | None = None
     prompt_label: str | None = None
     prompt_sha256: str | None = None
+    prompt_source: Literal["file", "code"] | None = None
+    """Where the prompt came from: a prompt ``file`` (replay checks it against ``prompt_sha256``) or
+    ``code`` (a ``tc.Prompt`` built in code: ``prompt_sha256`` is its template's hash)."""
     """SHA-256 of the prompt file's bytes."""
 
     # model and route
@@ -165,6 +168,8 @@ class AuditRecord(BaseModel):
     # outcome
     outcome: Literal["ok", "fallback", "denied", "error"] | None = None
     error_type: str | None = None
+    stream_completed: bool | None = None
+    """For a streamed output: ``false`` when the consumer stopped early (the output is what was read)."""
     sdk_version: str = Field(default_factory=version)
 
     # flag_change (and the actor of an approval_decision)

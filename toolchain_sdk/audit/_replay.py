@@ -96,6 +96,10 @@ def _check_prompt(record: AuditRecord, prompts_dir: str | None) -> tuple[ReplayC
     """Compare the recorded prompt version's file with the recorded sha256; return the check and its text."""
     if not record.prompt_name:
         return ReplayCheck("prompt", "not_recorded", "the call used no prompt"), None
+    if record.prompt_source == "code":
+        ref = f"{record.prompt_name}@{record.prompt_version}"
+        detail = f"prompt {ref} was built in code, not read from a file: its template's sha256 {record.prompt_sha256}"
+        return ReplayCheck("prompt", "unchecked", detail), None
     from toolchain_sdk.prompts import prompt as load
 
     ref = f"{record.prompt_name}@{record.prompt_version}"
@@ -182,7 +186,9 @@ def _describe(item: ReplayItem) -> str:
     if r.prompt_rendered is not None:
         lines.append("  rendered prompt (captured):")
         lines.extend("    " + line for line in r.prompt_rendered.splitlines())
-    lines.append(f"  input sha256: {r.input_sha256}  ({r.hash_alg}, key id {r.hash_key_id or '-'})")
+    lines.append(
+        f"  input sha256: {r.input_sha256 or '(not recorded)'}  ({r.hash_alg or '-'}, key id {r.hash_key_id or '-'})"
+    )
     if r.input is not None:
         lines.append(f"  input (capture={r.capture}):")
         lines.extend("    " + line for line in _json(r.input).splitlines())
@@ -193,7 +199,8 @@ def _describe(item: ReplayItem) -> str:
         for doc in r.retrieval_documents:
             lines.append(f"    document {doc.id} sha256 {doc.sha256 or '(not recorded)'}")
     if r.citations or r.confidence is not None:
-        lines.append(f"  citations: {_json(list(r.citations))}  confidence: {r.confidence}")
+        citations = json.dumps(list(r.citations), ensure_ascii=False, separators=(", ", ": "))
+        lines.append(f"  citations: {citations}  confidence: {r.confidence}")
     if r.output is not None:
         lines.append(f"  output (capture={r.capture}):")
         lines.extend(
@@ -201,7 +208,7 @@ def _describe(item: ReplayItem) -> str:
         )
     for t in r.truncated:
         lines.append(f"  truncated: {t.field} (full size {t.size} bytes, sha256 {t.sha256})")
-    lines.append(f"  output sha256: {r.output_sha256}")
+    lines.append(f"  output sha256: {r.output_sha256 or '(not recorded)'}")
     lines.append(f"  recompute it: {item.hash_command}")
     if r.approval_decision:
         lines.append(f"  approval: {r.approval_decision} by {r.approval_approver} ({r.approval_reason or '-'})")

@@ -13,6 +13,9 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Final
+
+import tenacity
 
 from toolchain_sdk.audit._chain import audit_key, seal
 from toolchain_sdk.audit._record import GENESIS, AuditRecord
@@ -40,6 +43,14 @@ _BUSY_TIMEOUT_S = 30.0
 _RETRY_AFTER_S = 1.0
 _CHECK_TIMEOUT_S = 1.0
 """How long ``check()`` waits for another writer's lock before reporting the database locked."""
+_SETUP_RETRY: Final = tenacity.Retrying(
+    retry=tenacity.retry_if_exception(lambda e: isinstance(e, sqlite3.OperationalError) and "locked" in str(e)),
+    stop=tenacity.stop_after_delay(_BUSY_TIMEOUT_S),
+    wait=tenacity.wait_random_exponential(multiplier=0.01, max=0.5),
+    reraise=True,
+)
+"""Opening a database several writers open at once: switching to WAL and creating the table can meet
+"database is locked" without SQLite's busy handler; those steps are retried until the busy timeout."""
 
 
 class SqliteSink:
@@ -80,14 +91,19 @@ class SqliteSink:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
             try:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute(f"PRAGMA synchronous={'FULL' if self.fsync else 'OFF'}")
-                db.executescript(_SCHEMA)
+                _SETUP_RETRY(self._set_up, db)
             except BaseException:
                 db.close()
                 raise
             self._db = db
         return self._db
+
+    def _set_up(self, db: sqlite3.Connection) -> None:
+        """WAL (persistent: set once, by the first writer), the durability level, and the table."""
+        if str(db.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+            db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={'FULL' if self.fsync else 'OFF'}")
+        db.executescript(_SCHEMA)
 
     def append(self, record: AuditRecord) -> AuditRecord:
         """Chain ``record`` after the row with the highest ``seq`` and insert it, in one transaction.

@@ -169,9 +169,11 @@ def verify(path_or_url: str | os.PathLike[str], *, anchor: str | None = None) ->
     stream = entries(location)
     for index, entry in enumerate(stream):
         data = _parse(entry)
-        if data is None:
-            if not entry.terminated and next(stream, None) is None:
-                place = f"{os.path.basename(entry.file)} line {entry.line}"
+        place = f"{os.path.basename(entry.file)} line {entry.line}"
+        if not entry.terminated:
+            # Bytes after the last newline were never accepted (the append writes the record and its
+            # newline at once, and the next append moves them aside), even when they parse as a record.
+            if next(stream, None) is None:
                 return result(
                     "torn",
                     "torn",
@@ -179,7 +181,9 @@ def verify(path_or_url: str | os.PathLike[str], *, anchor: str | None = None) ->
                     f"{place}: torn last record (an incomplete write, e.g. a crash); the {count} records before "
                     "it are intact. The next append moves it to a side file and continues the chain",
                 )
-            place = f"{os.path.basename(entry.file)} line {entry.line}"
+            message = f"{place}: a rotated file does not end with a newline (tampered or corrupted)"
+            return result("tampered", "malformed", _Seen(entry, data) if data else entry, message)
+        if data is None:
             return result("tampered", "malformed", entry, f"{place}: not an audit record (tampered or corrupted)")
         seen = _Seen(entry, data)
         if record_hash(data, key) != data["hash"]:

@@ -15,7 +15,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from toolchain_sdk.console._approvals import DECIDED, Action, approval_json, decide, history, pending
+from toolchain_sdk.console._approvals import (
+    DECIDED,
+    Action,
+    approval_json,
+    decide,
+    find,
+    history,
+    no_queue_yet,
+    pending,
+)
 from toolchain_sdk.console._errors import ActionRefused
 from toolchain_sdk.console._flags import FlagAction, change_flag, entry_json, known_surfaces
 from toolchain_sdk.console._openapi import openapi_document
@@ -24,7 +33,7 @@ from toolchain_sdk.console._users import User
 from toolchain_sdk.console._web import client_address
 from toolchain_sdk.errors import ConfigError
 
-__all__ = ["api_routes"]
+__all__ = ["api_error", "api_routes"]
 
 _BEARER: Final = "bearer "
 Need = Literal["read", "decide", "flags"]
@@ -92,20 +101,25 @@ class _Api:
         status = request.query_params.get("status", "pending")
         surface = request.query_params.get("surface") or None
         store = self.state.store
-        if status == "pending":
-            records = await run_in_threadpool(pending, store)
-            if surface:
-                records = [r for r in records if r.request.surface == surface]
-        elif status == "decided" or status in DECIDED:
-            one = None if status == "decided" else status
-            records = await run_in_threadpool(lambda: history(store, status=one, surface=surface, limit=1000))
-        else:
+        if status not in ("pending", "decided", *DECIDED):
             raise ActionRefused(422, f"status must be pending or decided, not {status!r}")
+        try:
+            if status == "pending":
+                records = await run_in_threadpool(pending, store)
+                if surface:
+                    records = [r for r in records if r.request.surface == surface]
+            else:
+                one = None if status == "decided" else status
+                records = await run_in_threadpool(lambda: history(store, status=one, surface=surface, limit=1000))
+        except ConfigError as exc:
+            if not no_queue_yet(exc):
+                raise
+            records = []  # no application has asked for an approval yet
         return JSONResponse({"items": [approval_json(r) for r in records]})
 
     async def approval(self, request: Request, user: User) -> Response:
         request_id = request.path_params["id"]
-        record = await run_in_threadpool(self.state.store.get, request_id)
+        record = await run_in_threadpool(find, self.state.store, request_id)
         if record is None:
             raise ActionRefused(404, f"no approval request {request_id!r}")
         return JSONResponse(approval_json(record))
@@ -156,6 +170,21 @@ async def _health(request: Request) -> Response:
 
 async def _openapi(request: Request) -> Response:
     return JSONResponse(openapi_document())
+
+
+def api_error(state: ConsoleState) -> Callable[[Request, int, str, dict[str, str] | None], Awaitable[Response]]:
+    """What an ``/api/`` request gets for a route or method that does not exist: ``{"error": ...}``
+    with its status, and only once its bearer token is valid (401 before that: nothing answers
+    an unauthenticated client but 401)."""
+    a = _Api(state)
+
+    async def answer(request: Request, status: int, message: str, headers: dict[str, str] | None) -> Response:
+        async def found(request: Request, user: User) -> Response:
+            return error(status, message, headers)
+
+        return await a.guarded("read", found)(request)
+
+    return answer
 
 
 def api_routes(state: ConsoleState) -> list[Route]:

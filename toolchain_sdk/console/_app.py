@@ -4,20 +4,24 @@ shown is HTML-escaped."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Final
 
 import jinja2
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from toolchain_sdk.approval import ApprovalStore
-from toolchain_sdk.console._api import api_routes
-from toolchain_sdk.console._pages import page_routes
+from toolchain_sdk.console._api import api_error, api_routes
+from toolchain_sdk.console._pages import page_error, page_routes
 from toolchain_sdk.console._settings import ConsoleSettings
 from toolchain_sdk.console._state import ConsoleState
 from toolchain_sdk.console._web import SECURITY_HEADERS
@@ -67,6 +71,25 @@ def _pretty(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
 
 
+_MESSAGES: Final = {404: "there is no such page", 405: "this page does not take that method"}
+_API_MESSAGES: Final = {404: "no such API route; see /api/openapi.json", 405: "method not allowed on this route"}
+
+
+def _errors(state: ConsoleState, templates: Jinja2Templates) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """The handler for routing errors (404 no such path, 405 wrong method): ``{"error": ...}`` under
+    ``/api/``, the login form or a message page elsewhere — never a bare text answer."""
+    for_api, for_pages = api_error(state), page_error(state, templates)
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else None
+        if request.url.path == "/api" or request.url.path.startswith("/api/"):
+            return await for_api(request, status, _API_MESSAGES.get(status, f"HTTP {status}"), headers)
+        return await for_pages(request, status, _MESSAGES.get(status, f"HTTP {status}"))
+
+    return handle
+
+
 def build_app(settings: ConsoleSettings, store: ApprovalStore | None = None) -> Starlette:
     """The console app for ``settings`` (``store``: use this approval store instead of ``settings.store``)."""
     state = ConsoleState(settings, store)
@@ -76,7 +99,7 @@ def build_app(settings: ConsoleSettings, store: ApprovalStore | None = None) -> 
         *page_routes(state, templates),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _errors(state, templates)})
     app.state.console = state
     app.add_middleware(_SecurityHeaders)
     return app

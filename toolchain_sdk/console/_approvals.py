@@ -19,8 +19,9 @@ from typing import Any, Final, Literal
 from toolchain_sdk import config
 from toolchain_sdk.approval import ApprovalRecord, ApprovalStore, Decision, DecisionRefused
 from toolchain_sdk.console._errors import ActionRefused, audit_function
+from toolchain_sdk.errors import ConfigError
 
-__all__ = ["DECIDED", "Action", "approval_json", "decide", "history", "pending", "record_audit"]
+__all__ = ["DECIDED", "Action", "approval_json", "decide", "find", "history", "no_queue_yet", "pending", "record_audit"]
 
 Action = Literal["approve", "deny", "edit"]
 DECIDED: Final = ("approved", "denied", "edited", "timeout", "cancelled", "error")
@@ -81,6 +82,22 @@ def approval_json(record: ApprovalRecord) -> dict[str, Any]:
     return out
 
 
+def no_queue_yet(exc: ConfigError) -> bool:
+    """Whether ``exc`` says the approval queue does not exist yet: no application has asked for an
+    approval there (the console never creates a queue, so a mistyped ``--store`` stays visible)."""
+    return str(exc).startswith("no approval store at ")
+
+
+def find(store: ApprovalStore, request_id: str) -> ApprovalRecord | None:
+    """The request with this id, or ``None`` (none such, or no queue yet)."""
+    try:
+        return store.get(request_id)
+    except ConfigError as exc:
+        if no_queue_yet(exc):
+            return None
+        raise
+
+
 def pending(store: ApprovalStore) -> list[ApprovalRecord]:
     """Pending requests, newest first."""
     records = list(store.list(status="pending", limit=_LIMIT))
@@ -125,13 +142,11 @@ def decide(
             (text; base64 text for bytes; any JSON value).
 
     Raises:
-        ActionRefused: 422 blank reason or an edit that does not fit; 404 unknown id; 409 the
-            request is no longer pending, expired, changed, or its caller is gone.
+        ActionRefused: checked in this order: 404 unknown id; 409 the request is no longer
+            pending, expired, changed, or its caller is gone; 422 a blank reason or an edit that
+            does not fit.
     """
-    if not isinstance(reason, str) or not reason.strip():
-        raise ActionRefused(422, "a reason is required: say why (it is recorded with the decision)")
-    reason = reason.strip()
-    record = store.get(request_id)
+    record = find(store, request_id)
     if record is None:
         raise ActionRefused(404, f"no approval request {request_id!r}")
     request = record.request
@@ -146,7 +161,9 @@ def decide(
             f"request {request_id} changed since it was shown (its hash is {request.subject_sha256[:12]}…, "
             f"the page showed {str(subject_sha256)[:12]}…): reload and decide on what it shows now",
         )
-    decision = _decision(record, action, by=by, reason=reason, output=output)
+    if not isinstance(reason, str) or not reason.strip():
+        raise ActionRefused(422, "a reason is required: say why (it is recorded with the decision)")
+    decision = _decision(record, action, by=by, reason=reason.strip(), output=output)
     try:
         stored = store.decide(decision)
     except DecisionRefused as exc:

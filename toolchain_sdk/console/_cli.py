@@ -47,9 +47,10 @@ def _cmd_console(args: argparse.Namespace) -> int:
 
 def _cmd_add(args: argparse.Namespace) -> int:
     users = UserStore(args.users)
-    role: Role = args.role
     known = users.get(args.name)
-    token = users.add(args.name, role, rotate=args.rotate)
+    token = users.add(args.name, args.role, rotate=args.rotate)
+    stored = users.get(args.name)
+    role: Role = stored.role if stored is not None else args.role
     verb = "rotated the token of" if known is not None else "added"
     print(f"{verb} {args.name} ({role}) in {users.path}; only the token's hash is stored.")
     if known is not None:
@@ -128,10 +129,11 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument(
         "--role",
         choices=ROLES,
-        default="viewer",
-        help="viewer reads; reviewer decides approvals; flag-owner flips kill switches (default viewer)",
+        help="viewer reads; reviewer decides approvals; flag-owner flips kill switches "
+        "(default viewer; with --rotate: the user's current role)",
     )
-    p.add_argument("--rotate", action="store_true", help="issue a new token to an existing user (ends their sessions)")
+    p.add_argument("--rotate", action="store_true", help="issue a new token to an existing user (ends their sessions; "
+                   "keeps their role unless --role is given)")  # fmt: skip
     p.set_defaults(func=_cmd_add)
 
     p = users_cmds.add_parser("list", parents=[common], help="list users and their roles (never tokens)")

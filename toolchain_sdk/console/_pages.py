@@ -6,6 +6,7 @@ the session's CSRF token and must come from this console's own origin.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
@@ -18,11 +19,12 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from toolchain_sdk import inventory
-from toolchain_sdk.console._approvals import DECIDED, Action, approval_json, decide, history, pending
+from toolchain_sdk.console._approvals import DECIDED, Action, approval_json, decide, find, history, pending
 from toolchain_sdk.console._audit import audit_view
 from toolchain_sdk.console._errors import ActionRefused
-from toolchain_sdk.console._flags import FlagAction, change_flag, entry_json, known_surfaces, scanned_specs
+from toolchain_sdk.console._flags import FlagAction, change_flag, entry_json, known_surfaces
 from toolchain_sdk.console._sessions import Session
+from toolchain_sdk.console._sheet import COLUMNS, sheet_rows
 from toolchain_sdk.console._state import ConsoleState
 from toolchain_sdk.console._users import User
 from toolchain_sdk.console._web import (
@@ -35,10 +37,12 @@ from toolchain_sdk.console._web import (
 )
 from toolchain_sdk.errors import ConfigError
 
-__all__ = ["page_routes"]
+__all__ = ["page_error", "page_routes"]
 
 _ACTIONS: Final = ("approve", "deny", "edit")
 _FLAG_ACTIONS: Final = ("kill", "allow", "restore")
+_LOGIN_TOKEN: Final = re.compile(r"[A-Za-z0-9_-]{43}")
+"""What ``secrets.token_urlsafe(32)`` gives: a login cookie of another shape is replaced."""
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -64,7 +68,10 @@ class _Pages:
         return self.templates.TemplateResponse(request, name, context, status_code=status)
 
     def login_page(self, request: Request, status: int = 200, error: str | None = None) -> Response:
-        token = secrets.token_urlsafe(32)
+        """The login form, with the browser's login CSRF cookie (kept when it has one, so a second
+        tab, or a request for a missing file such as ``/favicon.ico``, does not break the first form)."""
+        kept = request.cookies.get(LOGIN_COOKIE, "")
+        token = kept if _LOGIN_TOKEN.fullmatch(kept) else secrets.token_urlsafe(32)
         response = self.render(request, "login.html", status, login_csrf=token, error=error)
         set_cookie(response, self.state, LOGIN_COOKIE, token, max_age=3600)
         return response
@@ -193,7 +200,7 @@ class _Pages:
     async def one(self, request: Request, who: tuple[Session, User]) -> Response:
         request_id = request.path_params["id"]
         try:
-            record = await run_in_threadpool(self.state.store.get, request_id)
+            record = await run_in_threadpool(find, self.state.store, request_id)
         except ConfigError as exc:
             return self.render(request, "message.html", 503, who, message=str(exc))
         if record is None:
@@ -237,13 +244,11 @@ class _Pages:
 
     # --- control sheet and audit --------------------------------------------------------------
     async def sheet(self, request: Request, who: tuple[Session, User]) -> Response:
-        specs = [s.model_dump() for s in inventory.surfaces()]
-        scanned, note = await run_in_threadpool(scanned_specs, self.state.settings.scan)
-        rows = specs + [_as_row(s) for s in scanned]
-        if not rows and note is None:
+        if not inventory.surfaces() and not self.state.settings.scan:
             return self.render(request, "message.html", 404, who, message="no control sheet: no surfaces are "
                                "registered in this process and no --scan paths were given")  # fmt: skip
-        return self.render(request, "sheet.html", 200, who, rows=rows, note=note)
+        rows, note = await run_in_threadpool(sheet_rows, self.state.settings.scan)
+        return self.render(request, "sheet.html", 200, who, rows=rows, note=note, columns=COLUMNS)
 
     async def audit(self, request: Request, who: tuple[Session, User]) -> Response:
         path = self.state.audit_path
@@ -255,14 +260,6 @@ class _Pages:
         view = await run_in_threadpool(audit_view, path, trace_id=trace_id, surface=surface)
         return self.render(request, "audit.html", 200, who, view=view, filters={"trace_id": trace_id,
                            "surface": surface})  # fmt: skip
-
-
-def _as_row(spec: object) -> dict[str, Any]:
-    """A scanned surface as a control-sheet row (a mapping, a pydantic model or a plain object)."""
-    if isinstance(spec, dict):
-        return spec
-    dump = getattr(spec, "model_dump", None)
-    return dump() if callable(dump) else dict(vars(spec))
 
 
 def _action(name: str) -> Action:
@@ -283,6 +280,20 @@ def _edited(text: str | None, kind: str) -> object:
         return json.loads(text)
     except ValueError as exc:
         raise ActionRefused(422, f"the output under review is JSON, and the edit is not JSON: {exc}") from None
+
+
+def page_error(state: ConsoleState, templates: Jinja2Templates) -> Callable[[Request, int, str], Awaitable[Response]]:
+    """What a page request gets for a path or method that does not exist: the login form (401)
+    without a session, else a message page with the status."""
+    p = _Pages(state, templates)
+
+    async def answer(request: Request, status: int, message: str) -> Response:
+        who = current_session(request, state)
+        if who is None:
+            return p.login_page(request, 401)
+        return p.render(request, "message.html", status, who, message=message)
+
+    return answer
 
 
 def page_routes(state: ConsoleState, templates: Jinja2Templates) -> list[Route]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import sys
 
 import uvicorn
@@ -9,6 +10,7 @@ import uvicorn
 from toolchain_sdk.console._app import build_app
 from toolchain_sdk.console._settings import ConsoleSettings
 from toolchain_sdk.console._users import UserStore
+from toolchain_sdk.errors import ConfigError
 
 __all__ = ["serve"]
 
@@ -34,5 +36,15 @@ def serve(settings: ConsoleSettings) -> int:
         log_level="warning",
     )
     server = uvicorn.Server(config)
-    server.run()
+    try:
+        server.run()
+    except SystemExit:  # uvicorn exits when it cannot listen (the port is taken, or not ours to use)
+        print(f"toolchain console: could not listen on {host}:{settings.port}: is another process using it? "
+              "Choose another --port.", file=sys.stderr, flush=True)  # fmt: skip
+        return 2
+    except ssl.SSLError as exc:
+        raise ConfigError(
+            f"--tls-cert {settings.tls_cert} / --tls-key {settings.tls_key} could not be loaded ({exc}): "
+            "give a PEM certificate and its unencrypted PEM private key"
+        ) from None
     return 0 if server.started else 2

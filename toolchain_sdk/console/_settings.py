@@ -80,7 +80,8 @@ class ConsoleSettings:
 
         Raises:
             ConfigError: a non-loopback host without ``--allow-remote``, or without TLS or
-                ``--behind-proxy``; half a TLS pair; a key or certificate that is not a file.
+                ``--behind-proxy``; half a TLS pair; a key or certificate that is not a file; a
+                port outside 1-65535; a session limit or poll interval that is not above 0.
         """
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("TLS needs both --tls-cert PATH and --tls-key PATH")
@@ -89,6 +90,10 @@ class ConsoleSettings:
                 raise ConfigError(f"TLS file {path} does not exist or is not a file")
         if not 0 < self.port < 65536:
             raise ConfigError(f"--port {self.port}: use 1-65535")
+        if not self.session_idle_s > 0 or not self.session_max_s > 0:
+            raise ConfigError(f"--session-idle {self.session_idle_s / 60:g}: give a number of minutes above 0")
+        if not self.poll_s > 0:
+            raise ConfigError(f"poll_s {self.poll_s}: give a number of seconds above 0")
         if is_loopback(self.host):
             return
         if not self.allow_remote:

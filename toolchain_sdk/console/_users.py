@@ -133,22 +133,25 @@ class UserStore:
         return out
 
     # --- changing ----------------------------------------------------------------------------
-    def add(self, name: str, role: Role = "viewer", *, rotate: bool = False) -> str:
-        """Add ``name`` with ``role`` (or, with ``rotate``, issue a new token to an existing user,
-        which ends the old token's sessions); returns the new token, which is not stored.
+    def add(self, name: str, role: Role | None = None, *, rotate: bool = False) -> str:
+        """Add ``name`` with ``role`` (default ``viewer``) or, with ``rotate``, issue a new token to an
+        existing user, which ends the old token's sessions (the user keeps their role unless ``role``
+        is given); returns the new token, which is not stored.
 
         Raises:
             ConfigError: a bad name or role, or the user exists and ``rotate`` is false.
         """
-        if not _NAME_RE.match(name or ""):
+        if not _NAME_RE.fullmatch(name or ""):
             raise ConfigError(
                 f"user name {name!r}: use 1-64 letters, digits, '.', '_', '-' or '@', starting with a letter or digit"
             )
-        if role not in ROLES:
+        if role is not None and role not in ROLES:
             raise ConfigError(f"role {role!r}: use one of {', '.join(ROLES)}")
         users = self.users()
         if name in users and not rotate:
             raise ConfigError(f"user {name!r} exists in {self.path}; give --rotate to issue a new token")
+        if role is None:
+            role = users[name].role if name in users else "viewer"
         token = secrets.token_urlsafe(32)
         now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         users[name] = User(name, role, hash_token(token), now)

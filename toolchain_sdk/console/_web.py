@@ -11,7 +11,7 @@ whether a state-changing request is really from this console's own page.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final
+from typing import Final, Literal, cast
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
@@ -46,6 +46,10 @@ SECURITY_HEADERS: Final[Mapping[str, str]] = {
     "Cross-Origin-Resource-Policy": "same-origin",
 }
 """Sent with every response: no framing, no inline script or style, no caching of data."""
+
+
+_STRICT: Final = cast(Literal["strict"], "Strict")
+"""Written as the standard spells it (``SameSite=Strict``); Starlette passes the text through."""
 
 
 def secure_headers(response: Response) -> Response:
@@ -107,6 +111,6 @@ def set_cookie(response: Response, state: ConsoleState, name: str, value: str, *
         max_age=max_age,
         path="/",
         httponly=True,
-        samesite="strict",
+        samesite=_STRICT,
         secure=state.settings.secure_cookies,
     )

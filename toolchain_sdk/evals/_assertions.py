@@ -54,7 +54,11 @@ class _Missing(Exception):
 
 
 def _shorten(text: str) -> str:
-    """``text`` cut to what a reason line shows."""
+    """``text`` as a reason quotes it: secrets and card numbers scrubbed (reasons reach CI logs), then cut short.
+
+    Scrubbed before it is cut, so a key cut in half is still recognised.
+    """
+    text = redaction.scrub_text(text)
     return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
 
 
@@ -163,7 +167,11 @@ def _not_contains(value: object, needle: str) -> tuple[bool, str]:
     at = text.find(needle)
     if at < 0:
         return True, ""
-    around = text[max(at - 20, 0) : at + len(needle) + 20]
+    shown = redaction.scrub_text(text)  # the excerpt comes from the scrubbed text: no half key in a window
+    near = shown.find(needle)
+    if near < 0:  # the needle is inside something the scrubber removes: no excerpt
+        return False, f"output contains {needle!r} at character {at}"
+    around = shown[max(near - 20, 0) : near + len(needle) + 20]
     return False, f"output contains {needle!r} at character {at} (…{around}…)"
 
 
@@ -202,22 +210,16 @@ def _json_schema(value: object, schema: object) -> tuple[bool, str]:
     if error is None:
         return True, ""
     where = "/".join(str(p) for p in error.absolute_path) or "(root)"
-    return False, f"JSON schema: at {where}: {error.message}"
+    return False, f"JSON schema: at {where}: {redaction.scrub_text(error.message)}"
 
 
 def _no_pii(value: object, _: object) -> tuple[bool, str]:
     """``no_pii``: the redaction detectors find nothing; the reason names kinds and positions, never values."""
-    text = text_of(value)
-    find = getattr(redaction, "find", None)
-    if find is None:  # the detectors' finder is not in this version: the scrubber says whether it would redact
-        return (True, "") if redaction.scrub_text(text) == text else (False, "output holds data the redactor removes")
-    findings = list(find(text))
+    findings = redaction.find(text_of(value))
     if not findings:
         return True, ""
-    shown = ", ".join(
-        f"{getattr(f, 'label', None) or getattr(f, 'detector', '?')} at {getattr(f, 'start', '?')}" for f in findings
-    )
-    return False, f"output holds personal data or secrets: {shown}"  # positions and kinds only, never the values
+    shown = ", ".join(f"{f.label} at {f.start}" for f in findings)
+    return False, f"output holds personal data or secrets ({shown})"  # positions and kinds only, never the values
 
 
 _CHECKS: dict[str, Callable[[Any, Any], tuple[bool, str]]] = {
@@ -243,10 +245,11 @@ def _python(assertion: Assertion, value: object, case: Case, fn: Callable[..., o
     try:
         answer = fn(value, case)
     except Exception as exc:  # a broken check fails its case, with the error as the reason
-        return done(False, 0.0, f"{name} raised {type(exc).__name__}: {exc}")
+        return done(False, 0.0, f"{name} raised {type(exc).__name__}: {redaction.scrub_text(str(exc))}")
     if isinstance(answer, tuple) and len(answer) == 2 and isinstance(answer[0], bool):
         passed, why = answer
-        return done(passed, 1.0 if passed else 0.0, str(why) if why else ("" if passed else f"{name} said no"))
+        reason = redaction.scrub_text(str(why)) if why else ("" if passed else f"{name} said no")
+        return done(passed, 1.0 if passed else 0.0, reason)
     if isinstance(answer, bool):
         return done(answer, 1.0 if answer else 0.0, "" if answer else f"{name} returned False")
     if isinstance(answer, (int, float)) and 0 <= answer <= 1:

@@ -191,10 +191,14 @@ def _config_path() -> Path | None:
 
 
 def _prompt_reasons(file: EvalFile, target: Target, now: _Side, then: _Side) -> list[str]:
-    """The prompt versions the file runs with: those it lists, else its target's own reference (labels followed)."""
+    """Changes of the prompt versions the file depends on: those it lists, and its target's own reference.
+
+    The target's own reference (labels followed) counts even when the file lists versions: the
+    surface's prompt changed, so its evals run (running one more file is safe; missing one is not).
+    """
     refs = list(file.prompts)
     own = target.spec.prompt
-    if not refs and own is not None:
+    if own is not None:
         label = target.spec.prompt_label
         refs.append(f"{own.rpartition('@')[0]}@{label}" if label else own)
     reasons: list[str] = []

@@ -55,6 +55,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         raise ConfigError("--update-baseline needs --baseline PATH (the file to write)")
     if args.jobs < 1:
         raise ConfigError(f"--jobs must be 1 or more, not {args.jobs}")
+    if args.approve_as is not None and not args.approve_as.strip():
+        raise ConfigError("--approve-as needs the approver's name, e.g. --approve-as ci-evals (it is recorded)")
     if os.getcwd() not in sys.path:  # targets import as `python -m` would import them
         sys.path.insert(0, os.getcwd())
     tree = GitTree.open(args.changed_since) if args.changed_since else None  # a missing REF fails first

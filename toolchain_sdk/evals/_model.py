@@ -192,14 +192,39 @@ def read_mapping(path: Path) -> object:
         raise ConfigError(f"{path}: not valid {'TOML' if path.suffix == '.toml' else 'YAML'}: {exc}") from None
 
 
+_TOP_KEY = {
+    ".toml": (re.compile(r"^target\s*=", re.M), re.compile(r"^(cases\s*=|\[\[\s*cases\s*\]\])", re.M)),
+    ".yaml": (re.compile(r"^[\"']?target[\"']?\s*:", re.M), re.compile(r"^[\"']?cases[\"']?\s*:", re.M)),
+}
+"""Top-level ``target`` and ``cases`` keys in a file's text, per syntax (for files that do not parse)."""
+
+
+def _looks_like_eval_file(path: Path) -> bool:
+    """Whether a file that does not parse has top-level ``target`` and ``cases`` keys in its text.
+
+    Such a file is an eval file with a syntax error: it is reported (its evals must not silently stop
+    running), while other unparseable YAML (templates, fragments) is left alone.
+    """
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    target, cases = _TOP_KEY[".toml" if path.suffix == ".toml" else ".yaml"]
+    return bool(target.search(text) and cases.search(text))
+
+
 def is_eval_file(path: Path) -> bool:
-    """Whether ``path`` is an eval file by its content: a mapping with top-level ``target`` and ``cases``."""
+    """Whether ``path`` is an eval file by its content: a mapping with top-level ``target`` and ``cases``.
+
+    A file that does not parse counts when its text has both keys at the top level, so that loading
+    it reports the syntax error instead of its evals silently not running.
+    """
     if path.suffix not in EVAL_SUFFIXES or not path.is_file():
         return False
     try:
         data = read_mapping(path)
     except ConfigError:
-        return False
+        return _looks_like_eval_file(path)
     return isinstance(data, dict) and "target" in data and "cases" in data
 
 

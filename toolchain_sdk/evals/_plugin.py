@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EvalCaseFailed",
+    "EvalFileBroken",
     "EvalItem",
     "EvalModule",
     "pytest_addoption",
@@ -58,21 +59,37 @@ class EvalCaseFailed(Exception):
     """An eval case's output failed its assertions (the message lists why)."""
 
 
+class EvalFileBroken(Exception):
+    """An eval file cannot run: its target, a ``python:`` check, a prompt version or an input is wrong."""
+
+
 class EvalModule(pytest.File):
     """One eval file: its cases (each with each prompt version) are its tests."""
 
     _plan: Plan | None = None
+    _broken: str | None = None
 
     def plan(self) -> Plan:
-        """The file loaded and its target imported (once per file)."""
+        """The file loaded and its target imported (once per file).
+
+        Raises:
+            EvalFileBroken: ``prepare`` found a configuration error (every case of the file reports it).
+        """
+        if self._broken is not None:
+            raise EvalFileBroken(self._broken)
         if self._plan is None:
+            from toolchain_sdk.errors import ConfigError
             from toolchain_sdk.evals._model import load_eval_file
             from toolchain_sdk.evals._runner import prepare
 
             for where in (str(self.config.rootpath), os.getcwd()):
                 if where not in sys.path:
                     sys.path.insert(0, where)
-            self._plan = prepare(load_eval_file(self.path))
+            try:
+                self._plan = prepare(load_eval_file(self.path))
+            except ConfigError as exc:
+                self._broken = str(exc)
+                raise EvalFileBroken(self._broken) from None
         return self._plan
 
     def collect(self) -> Iterator[EvalItem]:
@@ -114,6 +131,8 @@ class EvalItem(pytest.Item):
         """The failed assertions' reasons, one a line (no traceback of the runner)."""
         if isinstance(excinfo.value, EvalCaseFailed):
             return f"eval case {self.name} failed:\n{excinfo.value}"
+        if isinstance(excinfo.value, EvalFileBroken):
+            return f"eval file cannot run (configuration error): {excinfo.value}"
         return str(super().repr_failure(excinfo, style))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:

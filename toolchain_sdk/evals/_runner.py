@@ -137,7 +137,11 @@ def _score(checks: Sequence[Checked]) -> float:
 
 
 def run_case(plan: Plan, case: Case, prompt_ref: str | None, approve_as: str | None = None) -> CaseResult:
-    """Run one case (with one listed prompt version, or the surface's own) and check its output."""
+    """Run one case (with one listed prompt version, or the surface's own) and check its output.
+
+    A blank ``approve_as`` counts as none: a gated surface is skipped, never handed to its own approver.
+    """
+    approve_as = approve_as.strip() if approve_as is not None and approve_as.strip() else None
     own = plan.target.spec.prompt
     shown_prompt = prompt_ref or own
     listed = prompt_ref is not None
@@ -185,6 +189,8 @@ def run_plans(plans: Sequence[Plan], *, approve_as: str | None = None, jobs: int
     """Run every case of every plan (``jobs`` at a time, each in a copy of the caller's context)."""
     if jobs < 1:
         raise ConfigError(f"--jobs must be 1 or more, not {jobs}")
+    if approve_as is not None and not approve_as.strip():
+        raise ConfigError("approve_as needs the approver's name, e.g. 'ci-evals' (it is recorded on the span)")
     work = [(plan, case, prompt) for plan in plans for case, prompt in plan.runs()]
 
     def one(item: tuple[Plan, Case, str | None]) -> CaseResult:

@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from toolchain_sdk._core.call import INJECTED
 from toolchain_sdk.errors import ConfigError
 from toolchain_sdk.inventory import SurfaceSpec, get_surface, surfaces
 
@@ -34,13 +35,46 @@ class Target:
     spec: SurfaceSpec
     hints: Mapping[str, Any] = field(default_factory=dict)
     """The parameters' annotated types (to convert a case's input)."""
+    signature: inspect.Signature | None = None
+    """The function's parameters (to refuse an input the call could not take); ``None`` when unknown."""
+
+    def _check_names(self, given: Mapping[str, Any]) -> None:
+        """Refuse an input naming no parameter, an injected or positional-only one, or missing a required one.
+
+        Raises:
+            ConfigError: names the parameter and lists the ones the function takes.
+        """
+        if self.signature is None:
+            return
+        params = self.signature.parameters
+        keywords = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        takes = [n for n, p in params.items() if p.kind in keywords and p.default is not INJECTED]
+        shown = f"{self.ref} takes {', '.join(takes) or 'no arguments'}"
+        any_keyword = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        for name in given:
+            param = params.get(name)
+            if param is None or param.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+                if any_keyword and param is None:
+                    continue
+                raise ConfigError(f"input.{name}: no such parameter ({shown})")
+            if param.kind is inspect.Parameter.POSITIONAL_ONLY:
+                raise ConfigError(f"input.{name}: the parameter is positional-only, so a case cannot give it by name")
+            if param.default is INJECTED:
+                raise ConfigError(f"input.{name}: the SDK injects this parameter into the call; leave it out")
+        missing = [n for n, p in params.items() if p.default is p.empty and p.kind in keywords and n not in given]
+        if missing:
+            raise ConfigError(f"input: missing required {', '.join(map(repr, missing))} ({shown})")
+        if any(p.kind is inspect.Parameter.POSITIONAL_ONLY and p.default is p.empty for p in params.values()):
+            raise ConfigError(f"{self.ref} has required positional-only parameters, which a case cannot give by name")
 
     def arguments(self, given: Mapping[str, Any]) -> dict[str, Any]:
         """A case's ``input`` as keyword arguments of the annotated types.
 
         Raises:
-            ConfigError: a value does not fit its parameter's type (names the parameter).
+            ConfigError: an input names no parameter of the function or misses a required one, or a
+                value does not fit its parameter's type (names the parameter).
         """
+        self._check_names(given)
         out: dict[str, Any] = {}
         for name, value in given.items():
             hint = self.hints.get(name)
@@ -113,7 +147,11 @@ def load_target(ref: str) -> Target:
     except Exception:  # an annotation that cannot be resolved: inputs are passed as written
         hints = {}
     hints.pop("return", None)
-    return Target(ref, obj, get_surface(spec.surface) or spec, hints)
+    try:
+        signature: inspect.Signature | None = inspect.signature(obj)
+    except (TypeError, ValueError):  # a callable without an introspectable signature: inputs are passed as written
+        signature = None
+    return Target(ref, obj, get_surface(spec.surface) or spec, hints, signature)
 
 
 def concatenate(chunks: Iterable[object]) -> object:
@@ -132,16 +170,20 @@ async def _drain(stream: AsyncIterator[object]) -> list[object]:
 
 
 def call_target(target: Target, arguments: Mapping[str, Any]) -> object:
-    """Call the governed function once with ``arguments``; awaits coroutines and consumes streams."""
+    """Call the governed function once with ``arguments``; awaits coroutines and consumes streams.
+
+    A sync call's stream is read as a sync iterator, an async call's as an async one (the SDK wraps
+    a returned stream in an object that offers both, and only the one its inner stream has works).
+    """
     result = target.func(**arguments)
     if inspect.isawaitable(result):
         result = asyncio.run(_awaited(result))
     if isinstance(result, (str, bytes, bytearray, dict, list, tuple)) or result is None:
         return result
+    if isinstance(result, Iterator):  # first: the SDK's wrapper of a returned stream offers both protocols
+        return concatenate(result)
     if hasattr(result, "__anext__"):
         return concatenate(asyncio.run(_drain(result)))
-    if isinstance(result, Iterator):
-        return concatenate(result)
     return result
 
 

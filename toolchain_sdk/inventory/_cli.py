@@ -78,6 +78,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
         _write("".join(f"{line}\n" for line in lines), args.output)
     for e in sheet.errors:
         print(f"toolchain check: not parsed: {e.file}:{e.line}: {e.message}", file=sys.stderr)
+    for x in sheet.unused_exceptions:
+        print(f"toolchain check: warning: the exception for surface {x.surface!r}, rule {x.rule} waived no "
+              "violation; remove it from [[policy.exceptions]] if the gap is closed", file=sys.stderr)  # fmt: skip
     print(
         f"toolchain check: {len(sheet.surfaces)} surfaces, {len(sheet.unmanaged)} unmanaged call sites: "
         f"{len(sheet.violations)} violations, {len(sheet.exceptions)} exceptions",

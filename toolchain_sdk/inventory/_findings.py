@@ -13,12 +13,15 @@ __all__ = ["FileFindings", "RawSurface", "ScanError", "Unmanaged"]
 
 @dataclass(frozen=True)
 class RawSurface:
-    """A ``@governed_call(...)`` or ``governed(...)`` as written, its arguments not yet resolved across modules."""
+    """A ``@governed_call(...)`` or ``governed(...)`` as written, its arguments not yet resolved across modules.
+
+    ``form`` ``call`` is ``governed_call(...)(fn)`` applied by hand (to wrap a function defined elsewhere).
+    """
 
     file: str
     line: int
     function: str
-    form: Literal["decorator", "with", "async with"]
+    form: Literal["decorator", "with", "async with", "call"]
     surface: Value
     options: tuple[tuple[str, Value], ...]
     fallback: str | None

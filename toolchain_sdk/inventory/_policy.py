@@ -68,9 +68,10 @@ class PolicyConfig(BaseModel):
         """Whether ``rule`` is checked."""
         return rule not in self.disable
 
-    def allowed(self, file: str) -> bool:
-        """Whether unmanaged calls in ``file`` are allowed (a glob of ``allow_unmanaged`` matches it)."""
-        return any(fnmatchcase(file, pattern) for pattern in self.allow_unmanaged)
+    def allowed(self, file: str, *also: str) -> bool:
+        """Whether unmanaged calls in ``file`` are allowed: a glob of ``allow_unmanaged`` matches it as shown,
+        or one of the other names it goes by (``also``: relative to the project root or a scanned directory)."""
+        return any(fnmatchcase(name, pattern) for pattern in self.allow_unmanaged for name in (file, *also))
 
     def exception_for(self, surface: str, rule: str) -> PolicyException | None:
         """The exception that waives ``rule`` for ``surface``, if one does."""

@@ -151,14 +151,14 @@ def _table(sheet: ControlSheet, width: int | None = None, color: bool | None = N
 
     table = Table(title="Control sheet", caption=_headline(sheet), show_lines=False, expand=False)
     table.add_column("surface", no_wrap=True)
-    for name in ("where", "owner", "risk", "model", "prompt", "approval", "kill switch", "audit", "gaps"):
+    for name in ("where", "owner", "risk", "model", "prompt", "approval", "kill switch", "audit", "gaps", "source"):
         table.add_column(name, overflow="fold")
     for r in sheet.surfaces:
         table.add_row(
             r.surface, _where(r), r.owner or "[red]none[/red]", f"[{_RISK_STYLE.get(r.risk, 'magenta')}]{r.risk}[/]",
             _model(r), _prompt(r), _approval(r),
             f"{r.kill_flag} -> {r.fallback.rsplit('.', 1)[-1]}" if r.fallback else "[red]none[/red]", r.audit,
-            f"[bold red]{', '.join(r.gaps)}[/]" if r.gaps else "[green]none[/green]",
+            f"[bold red]{', '.join(r.gaps)}[/]" if r.gaps else "[green]none[/green]", r.source,
         )  # fmt: skip
     out = io.StringIO()
     console = Console(file=out, width=width or 200, force_terminal=color, no_color=color is False, highlight=False)

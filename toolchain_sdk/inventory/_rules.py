@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from toolchain_sdk.inventory._findings import Unmanaged
@@ -41,6 +41,8 @@ class Outcome:
     violations: list[Violation] = field(default_factory=list)
     exceptions: list[AppliedException] = field(default_factory=list)
     rows: list[SurfaceRow] = field(default_factory=list)
+    unused: list[PolicyException] = field(default_factory=list)
+    """``[[policy.exceptions]]`` entries that waived nothing (stale: the surface or the gap is gone)."""
 
 
 def _has_kill_switch(row: SurfaceRow) -> bool:
@@ -88,8 +90,17 @@ def _row_findings(row: SurfaceRow) -> Iterator[tuple[str, str, str]]:
         yield "medium-risk-kill-switch", "no kill switch: a kill flag needs a fallback", _FIX_KILL.format(flag=flag)
 
 
-def evaluate(rows: Sequence[SurfaceRow], unmanaged: Sequence[Unmanaged], policy: PolicyConfig) -> Outcome:
-    """Check every row and unmanaged call site against the enabled rules, applying exceptions."""
+def evaluate(
+    rows: Sequence[SurfaceRow],
+    unmanaged: Sequence[Unmanaged],
+    policy: PolicyConfig,
+    names: Callable[[str], Sequence[str]] | None = None,
+) -> Outcome:
+    """Check every row and unmanaged call site against the enabled rules, applying exceptions.
+
+    ``names`` gives the other paths a file goes by (relative to the project root or a scanned
+    directory), which ``allow_unmanaged`` globs may match too.
+    """
     out = Outcome()
     for row in rows:
         gaps: list[str] = []
@@ -105,9 +116,11 @@ def evaluate(rows: Sequence[SurfaceRow], unmanaged: Sequence[Unmanaged], policy:
             if rule not in gaps:
                 gaps.append(rule)
         out.rows.append(row.with_gaps(tuple(gaps)))
+    applied = {id(a.exception) for a in out.exceptions}
+    out.unused = [e for e in policy.exceptions if id(e) not in applied]
     if policy.enabled("unmanaged-call"):
         for call in unmanaged:
-            if policy.allowed(call.file):
+            if policy.allowed(call.file, *(names(call.file) if names is not None else ())):
                 continue
             out.violations.append(
                 Violation(

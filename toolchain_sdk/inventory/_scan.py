@@ -4,7 +4,8 @@ A file is parsed only when its bytes mention ``governed``, an LLM client library
 and ``audit`` together (a substring test, far cheaper than parsing). Every other file is still
 known by its module name: when a surface's argument names a constant from it (``from app.constants
 import OWNER``), it is parsed then, once. Files to parse go to a process pool in chunks when there are
-enough of them to pay for it.
+enough of them to pay for it. When the skipped files are small in total (``SYNTAX_CHECK_BYTES``), they
+are parsed too, only so that a syntax error anywhere in a small code base is listed.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from toolchain_sdk.inventory._resolve import Resolver
 from toolchain_sdk.inventory._values import Value
 from toolchain_sdk.inventory._walk import walk_file
 
-__all__ = ["SKIP_DIRS", "SourceFile", "StaticScan", "find_files", "scan_paths"]
+__all__ = ["SKIP_DIRS", "SYNTAX_CHECK_BYTES", "SourceFile", "StaticScan", "find_files", "scan_paths"]
 
 SKIP_DIRS: Final = frozenset({"__pycache__", "node_modules", "site-packages", "venv", "build", "dist"})
 """Directories never scanned (besides hidden ones such as ``.git`` and ``.venv``)."""
@@ -34,6 +35,12 @@ _MARKERS: Final = (b"governed", *TOKENS)
 _PARALLEL_FROM: Final = 200
 """Fewer files to parse than this are parsed in this process: starting workers would cost more than it saves."""
 _CHUNK: Final = 64
+SYNTAX_CHECK_BYTES: Final = 1 << 20
+"""Files the pre-filter skips are still parsed for syntax errors when they add up to at most this many bytes.
+
+They declare no surface and call no model, so a large code base does not pay for parsing them; in a
+small one, listing a file that does not parse costs next to nothing and is what a reader expects.
+"""
 
 
 @dataclass(frozen=True)
@@ -137,14 +144,32 @@ def _parse(data: bytes, source: SourceFile) -> ast.Module | ScanError:
         return ScanError(source.shown, 0, f"cannot be parsed: {exc}")
 
 
-def _mentions(source: SourceFile) -> bool | ScanError:
-    """The pre-filter: whether the file's bytes mention the SDK or a client library (or why it cannot be read)."""
+def _mentions(source: SourceFile) -> tuple[bool, int] | ScanError:
+    """The pre-filter: whether the file's bytes mention the SDK or a client library, and its size (or why it
+    cannot be read)."""
     try:
         with open(source.path, "rb") as fh:
             data = fh.read()
     except OSError as exc:
         return ScanError(source.shown, 0, f"cannot be read: {exc.strerror}")
-    return any(marker in data for marker in _MARKERS) or (b"configure" in data and b"audit" in data)
+    wanted = any(marker in data for marker in _MARKERS) or (b"configure" in data and b"audit" in data)
+    return wanted, len(data)
+
+
+def _syntax_errors(skipped: Sequence[SourceFile]) -> list[FileFindings]:
+    """The skipped files that do not parse (only their errors: they declare and call nothing)."""
+    found = []
+    for source in skipped:
+        try:
+            data = Path(source.path).read_bytes()
+        except OSError as exc:
+            error = ScanError(source.shown, 0, f"cannot be read: {exc.strerror}")
+            found.append(FileFindings(source.shown, error=error))
+            continue
+        tree = _parse(data, source)
+        if isinstance(tree, ScanError):
+            found.append(FileFindings(source.shown, error=tree))
+    return found
 
 
 def _read_one(source: SourceFile) -> FileFindings:
@@ -164,29 +189,37 @@ def _read_chunk(chunk: Sequence[SourceFile]) -> list[FileFindings]:
     return [_read_one(f) for f in chunk]
 
 
-def _read_all(files: Sequence[SourceFile], workers: int | None) -> tuple[list[FileFindings], int]:
+def _read_all(files: Sequence[SourceFile], workers: int | None) -> tuple[list[FileFindings], int, int]:
     """Pre-filter every file here (a substring test), then parse the rest, in a process pool when there are many.
 
-    Returns the findings and how many worker processes parsed them (0: this process).
+    Returns the findings, how many files passed the pre-filter, and how many worker processes parsed
+    them (0: this process).
     """
     wanted: list[SourceFile] = []
     unreadable: list[FileFindings] = []
+    skipped: list[SourceFile] = []
+    skipped_bytes = 0
     for source in files:
         verdict = _mentions(source)
         if isinstance(verdict, ScanError):
             unreadable.append(FileFindings(source.shown, error=verdict))
-        elif verdict:
+        elif verdict[0]:
             wanted.append(source)
+        else:
+            skipped.append(source)
+            skipped_bytes += verdict[1]
+    if skipped_bytes <= SYNTAX_CHECK_BYTES:
+        unreadable += _syntax_errors(skipped)
     count = workers if workers is not None else min(os.cpu_count() or 1, 8)
     if count <= 1 or len(wanted) < _PARALLEL_FROM:
-        return unreadable + _read_chunk(wanted), 0
+        return unreadable + _read_chunk(wanted), len(wanted), 0
     size = max(8, min(_CHUNK, len(wanted) // (count * 4) or 1))
     chunks = [wanted[i : i + size] for i in range(0, len(wanted), size)]
     import multiprocessing  # only when a pool is worth it
     from concurrent.futures import ProcessPoolExecutor
 
     if "fork" not in multiprocessing.get_all_start_methods():
-        return unreadable + _read_chunk(wanted), 0
+        return unreadable + _read_chunk(wanted), len(wanted), 0
     # Forked workers only: a spawned or forkserver worker re-imports the caller's __main__, which
     # would re-run a script that calls the scan without an `if __name__ == "__main__"` guard. The
     # workers run nothing but the parser on their chunk (no logging, no I/O but reading the files),
@@ -195,15 +228,24 @@ def _read_all(files: Sequence[SourceFile], workers: int | None) -> tuple[list[Fi
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         with ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("fork")) as pool:
-            return unreadable + [f for batch in pool.map(_read_chunk, chunks) for f in batch], count
+            return unreadable + [f for batch in pool.map(_read_chunk, chunks) for f in batch], len(wanted), count
 
 
 class _Modules:
-    """Module facts by name: those the scan read, and others parsed on first use (constants only)."""
+    """Module facts by name: those the scan read, and others parsed on first use (constants only).
 
-    def __init__(self, modules: dict[str, str], read: dict[str, ModuleFacts]) -> None:
+    A module parsed on first use that cannot be read or parsed is added to ``errors`` (once per file,
+    and not when the scan already listed it): the constants it should have given stay ``<dynamic>``.
+    """
+
+    def __init__(
+        self, modules: dict[str, str], read: dict[str, ModuleFacts], shown: dict[str, str], errors: list[ScanError]
+    ) -> None:
         self.paths = modules
         self.facts: dict[str, ModuleFacts | None] = dict(read)
+        self.shown = shown
+        self.errors = errors
+        self.reported = {e.file for e in errors}
 
     def __call__(self, module: str) -> ModuleFacts | None:
         if module in self.facts:
@@ -211,11 +253,17 @@ class _Modules:
         path = self.paths.get(module)
         facts: ModuleFacts | None = None
         if path is not None:
+            source = SourceFile(path, self.shown.get(path, path), module, path.endswith("__init__.py"))
             try:
-                tree = ast.parse(Path(path).read_bytes(), filename=path)
-                facts = read_module(tree, module, is_package=path.endswith("__init__.py"))
-            except (OSError, SyntaxError, ValueError):
-                facts = None
+                parsed: ast.Module | ScanError = _parse(Path(path).read_bytes(), source)
+            except OSError as exc:
+                parsed = ScanError(source.shown, 0, f"cannot be read: {exc.strerror}")
+            if isinstance(parsed, ScanError):
+                if parsed.file not in self.reported:
+                    self.reported.add(parsed.file)
+                    self.errors.append(parsed)
+            else:
+                facts = read_module(parsed, module, is_package=source.is_package)
         self.facts[module] = facts
         return facts
 
@@ -230,7 +278,7 @@ def scan_paths(paths: Sequence[str | os.PathLike[str]], *, workers: int | None =
             process only). Small code bases are always read in this process.
     """
     files, module_paths, missing = find_files(paths)
-    findings, pooled = _read_all(files, workers)
+    findings, parsed, pooled = _read_all(files, workers)
     shown = {f.path: f.shown for f in files}
     facts_by_file = {f.file: f.facts for f in findings if f.facts is not None}
     by_module: dict[str, ModuleFacts] = {}
@@ -238,12 +286,14 @@ def scan_paths(paths: Sequence[str | os.PathLike[str]], *, workers: int | None =
         facts = facts_by_file.get(shown[path])
         if facts is not None:
             by_module[name] = facts
-    result = StaticScan(errors=list(missing), resolver=Resolver(_Modules(module_paths, by_module)))
-    result.files, result.read, result.workers = len(files), len(findings), pooled
+    result = StaticScan(errors=list(missing))
+    result.files, result.read, result.workers = len(files), parsed, pooled
     for f in findings:
         result.surfaces += f.surfaces
         result.unmanaged += f.unmanaged
         result.audit += f.audit
         if f.error is not None:
             result.errors.append(f.error)
+    # Constants of skipped files are parsed while rows are built; their errors join this same list.
+    result.resolver = Resolver(_Modules(module_paths, by_module, shown, result.errors))
     return result

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from toolchain_sdk.errors import PromptError
 from toolchain_sdk.inventory._findings import RawSurface, ScanError, Unmanaged
-from toolchain_sdk.inventory._policy import PolicyConfig, Violation
+from toolchain_sdk.inventory._policy import PolicyConfig, PolicyException, Violation
 from toolchain_sdk.inventory._registry import SurfaceSpec
 from toolchain_sdk.inventory._resolve import Resolver
 from toolchain_sdk.inventory._row import SurfaceRow
@@ -242,6 +242,8 @@ class ControlSheet:
     generated_at: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     violations: list[Violation] = field(default_factory=list)
     exceptions: list[AppliedException] = field(default_factory=list)
+    unused_exceptions: list[PolicyException] = field(default_factory=list)
+    """``[[policy.exceptions]]`` entries that waived no violation (``toolchain check`` warns about them)."""
 
     @classmethod
     def build(
@@ -251,13 +253,18 @@ class ControlSheet:
         errors: Sequence[ScanError],
         paths: Sequence[str],
         policy: PolicyConfig,
+        names: Callable[[str], Sequence[str]] | None = None,
     ) -> ControlSheet:
-        """Check ``rows`` against ``policy`` and keep each row's gaps, sorted by file and line."""
-        outcome = evaluate(rows, unmanaged, policy)
+        """Check ``rows`` against ``policy`` and keep each row's gaps, sorted by file and line.
+
+        ``names``: the other paths a file goes by, for ``allow_unmanaged`` (see ``evaluate``).
+        """
+        outcome = evaluate(rows, unmanaged, policy, names)
         ordered = sorted(outcome.rows, key=lambda r: (r.file or "", r.line or 0, r.surface))
         violations = sorted(outcome.violations, key=lambda v: (v.file, v.line, v.surface))
-        return cls(ordered, sorted(unmanaged, key=lambda u: (u.file, u.line)), list(errors), list(paths),
-                   violations=violations, exceptions=outcome.exceptions)  # fmt: skip
+        return cls(ordered, sorted(unmanaged, key=lambda u: (u.file, u.line)),
+                   sorted(errors, key=lambda e: (e.file, e.line)), list(paths), violations=violations,
+                   exceptions=outcome.exceptions, unused_exceptions=outcome.unused)  # fmt: skip
 
     def to_json(self) -> dict[str, object]:
         """``{"surfaces", "unmanaged", "errors", "generated_at", "paths"}``."""

@@ -17,7 +17,7 @@ from typing import Final, Literal
 from toolchain_sdk.inventory._clients import ClientResolver
 from toolchain_sdk.inventory._findings import FileFindings, RawSurface, Unmanaged
 from toolchain_sdk.inventory._module import ModuleFacts, ValueReader, dotted_name, read_module
-from toolchain_sdk.inventory._values import Call, Concat, Const, Dynamic, Value
+from toolchain_sdk.inventory._values import DYNAMIC, Call, Concat, Const, Dynamic, Value
 
 __all__ = ["GOVERNED_BLOCK", "GOVERNED_CALL", "walk_file"]
 
@@ -49,7 +49,12 @@ def _local_scope(func: _Func | ast.Lambda) -> dict[str, list[ast.expr]]:
         scope.setdefault(arg.arg, []).append(_UNKNOWN)
     if isinstance(func, ast.Lambda):
         return scope
-    todo: list[ast.AST] = list(func.body)
+    return _bindings(func.body, scope)
+
+
+def _bindings(body: Sequence[ast.stmt], scope: dict[str, list[ast.expr]]) -> dict[str, list[ast.expr]]:
+    """Add every name the statements bind (not inside nested defs and classes) to ``scope``."""
+    todo: list[ast.AST] = list(body)
     while todo:
         node = todo.pop()
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -92,7 +97,15 @@ class _Walker(ast.NodeVisitor):
         self.names: list[str] = []
         self.scopes: list[dict[str, list[ast.expr]] | _Func | ast.Lambda] = []
         """Enclosing functions, innermost last; each read into its bindings only when first needed."""
+        self.frames: list[ast.ClassDef | None] = []
+        """Enclosing class bodies and functions (``None``), innermost last: decorators written in a class
+        body see the names it binds (``OWNER = ...`` on the class), the methods below them do not."""
+        self.class_names: dict[int, dict[str, list[ast.expr]]] = {}
         self.managed = 0
+        self.unmanaged_in: list[str] = []
+        """The qualified name of the function around each unmanaged call (parallel to ``found.unmanaged``)."""
+        self.wrapped: set[str] = set()
+        """Functions of this file governed by ``governed_call(...)(fn)``: their calls are managed too."""
 
     # --- where we are ---------------------------------------------------------------------------
     def _scope(self) -> Scope:
@@ -108,13 +121,35 @@ class _Walker(ast.NodeVisitor):
         names = self.names[:-1] if self.names and self.names[-1] == "<locals>" else self.names
         return ".".join(names) or "<module>"
 
+    def _class_names(self) -> dict[str, list[ast.expr]]:
+        """The names bound in the class body the walker is directly in (empty outside one)."""
+        if not self.frames or self.frames[-1] is None:
+            return {}
+        owner = self.frames[-1]
+        names = self.class_names.get(id(owner))
+        if names is None:
+            names = self.class_names[id(owner)] = _bindings(owner.body, {})
+        return names
+
     # --- values ---------------------------------------------------------------------------------
+    def _class_value(self, node: ast.expr, names: Mapping[str, Sequence[ast.expr]]) -> Value:
+        """A value that names something the enclosing class body binds: that assignment's value when it is the
+        only one and uses no other class name; anything else is only known at run time."""
+        if isinstance(node, ast.Name) and len(names[node.id]) == 1:
+            bound = names[node.id][0]
+            if bound is not _UNKNOWN and not any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(bound)):
+                return self._value(bound)
+        return Dynamic("unresolved")
+
     def _value(self, node: ast.expr) -> Value:
         """The value of an argument; a name bound in an enclosing function is only known at run time.
 
         A call keeps its shape with only the arguments that use such names dynamic, so
         ``tc.approval.require(approver=make(api))`` inside a function is still an approval ``before``.
         """
+        in_class = self._class_names()
+        if in_class and any(isinstance(n, ast.Name) and n.id in in_class for n in ast.walk(node)):
+            return self._class_value(node, in_class)
         scope = self._scope()
         if not scope:
             return self.reader.value(node)
@@ -140,6 +175,15 @@ class _Walker(ast.NodeVisitor):
     def _fallback(self, node: ast.expr) -> str | None:
         if isinstance(node, ast.Constant) and node.value is None:
             return None
+        if isinstance(node, ast.Name) and node.id in self._class_names():
+            owner = self.frames[-1]
+            assert owner is not None
+            defined = any(
+                isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) and s.name == node.id for s in owner.body
+            )
+            if defined and self.reader.facts.module:
+                return f"{self.reader.facts.module}.{'.'.join(self.names)}.{node.id}"
+            return DYNAMIC
         if isinstance(node, (ast.Name, ast.Attribute)) and not (
             isinstance(node, ast.Name) and node.id in self._scope()
         ):
@@ -160,7 +204,7 @@ class _Walker(ast.NodeVisitor):
         return None
 
     def _surface(
-        self, call: ast.Call, line: int, function: str, form: Literal["decorator", "with", "async with"]
+        self, call: ast.Call, line: int, function: str, form: Literal["decorator", "with", "async with", "call"]
     ) -> None:
         surface: Value = self._value(call.args[0]) if call.args else Dynamic()
         options: list[tuple[str, Value]] = []
@@ -186,8 +230,8 @@ class _Walker(ast.NodeVisitor):
         if self.calls:
             super().generic_visit(node)
             return
-        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
-            self.visit_Call(node.value)
+        if isinstance(node, (ast.Expr, ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Call):
+            self.visit_Call(node.value)  # a call made as a statement, or assigned (``f = governed_call(...)(g)``)
             return
         for name in ("body", "orelse", "finalbody", "handlers", "cases"):
             for child in getattr(node, name, None) or ():
@@ -198,8 +242,10 @@ class _Walker(ast.NodeVisitor):
         for expr in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
             self.visit(expr)
         self.names.append(node.name)
+        self.frames.append(node)
         for stmt in node.body:
             self.visit(stmt)
+        self.frames.pop()
         self.names.pop()
 
     def _function(self, node: _Func) -> None:
@@ -215,10 +261,12 @@ class _Walker(ast.NodeVisitor):
             self.visit(default)
         self.names += [node.name, "<locals>"]
         self.scopes.append(node)
+        self.frames.append(None)
         self.managed += governed
         for stmt in node.body:
             self.visit(stmt)
         self.managed -= governed
+        self.frames.pop()
         self.scopes.pop()
         del self.names[-2:]
 
@@ -230,7 +278,9 @@ class _Walker(ast.NodeVisitor):
 
     def visit_Lambda(self, node: ast.Lambda) -> None:
         self.scopes.append(node)
+        self.frames.append(None)
         self.visit(node.body)
+        self.frames.pop()
         self.scopes.pop()
 
     def _with(self, node: ast.With | ast.AsyncWith, form: Literal["with", "async with"]) -> None:
@@ -246,6 +296,15 @@ class _Walker(ast.NodeVisitor):
             self.visit(stmt)
         self.managed -= governed
 
+    def _wrapping(self, call: ast.Call, target: ast.expr, line: int) -> None:
+        """``governed_call(...)(target)``: a surface named for what it wraps; a function of this file is governed."""
+        if isinstance(target, ast.Name) and not self.scopes:
+            function = ".".join([*self.names, target.id])
+            self.wrapped.add(function)
+        else:
+            function = self.reader.expand(target) or ast.unparse(target)
+        self._surface(call, line, function, "call")
+
     def visit_With(self, node: ast.With) -> None:
         self._with(node, "with")
 
@@ -257,6 +316,9 @@ class _Walker(ast.NodeVisitor):
             hit = self.clients.match(node, self._scope())
             if hit is not None:
                 self.found.unmanaged.append(Unmanaged(self.file, node.lineno, hit[0], hit[1]))
+                self.unmanaged_in.append(self._enclosing())
+        if isinstance(node.func, ast.Call) and node.args and self._governed(node.func, GOVERNED_CALL) is not None:
+            self._wrapping(node.func, node.args[0], node.lineno)
         if self.reader.expand(node.func) in _CONFIGURE:
             for kw in node.keywords:
                 if kw.arg == "audit":
@@ -276,6 +338,13 @@ def walk_file(
     walker = _Walker(file, facts, calls)
     for stmt in tree.body:
         walker.visit(stmt)
+    if walker.wrapped:  # a call inside a function wrapped by governed_call(...)(fn) is managed after all
+        kept = [
+            u
+            for u, where in zip(walker.found.unmanaged, walker.unmanaged_in, strict=True)
+            if not any(where == w or where.startswith(f"{w}.") for w in walker.wrapped)
+        ]
+        walker.found.unmanaged = kept
     facts.assigned = {}
     walker.found.facts = facts
     return walker.found

@@ -35,8 +35,19 @@ class Finding:
     end: int
 
 
-FindResult = Iterable[Span | Finding]
-"""What a ``find`` callable returns: ``(start, end)`` pairs or ``Finding`` values."""
+FindResult = Iterable[Span | Finding | re.Match[str] | str]
+"""What a ``find`` callable returns: ``(start, end)`` pairs, ``Finding`` values, regex matches
+(``re.finditer(...)``) or the matched substrings themselves (``re.findall(...)`` without groups)."""
+
+
+def _occurrences(text: str, part: str) -> Iterator[Span]:
+    """Every place ``part`` occurs in ``text`` (none for an empty ``part``)."""
+    if not part:
+        return
+    pos = text.find(part)
+    while pos != -1:
+        yield pos, pos + len(part)
+        pos = text.find(part, pos + len(part))
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,7 +60,8 @@ class Detector:
         kind: ``"pii"`` or ``"secret"``.
         pattern: a regular expression (text or compiled). When it has a group named ``value``, only
             that group is replaced (``password=`` stays, what follows goes); else the whole match.
-        find: instead of ``pattern``, a callable ``text -> iterable of (start, end) or Finding``.
+        find: instead of ``pattern``, a callable ``text -> iterable of (start, end), Finding,
+            re.Match or matched substring`` (``lambda t: re.finditer(r"E\\d{5}", t)`` works).
         validate: with ``pattern``, a callable ``matched text -> bool`` confirming a match (a checksum,
             a shape); a rejected match is retried one character further on, so nothing hides behind it.
         hints: literal substrings at least one of which every match contains; when none is in the
@@ -97,7 +109,15 @@ class Detector:
             return
         if self.find is not None:
             for item in self.find(text):
-                start, end = (item.start, item.end) if isinstance(item, Finding) else item
+                if isinstance(item, str):  # a matched substring: each place it occurs
+                    yield from _occurrences(text, item)
+                    continue
+                if isinstance(item, Finding):
+                    start, end = item.start, item.end
+                elif isinstance(item, re.Match):
+                    start, end = item.span()
+                else:
+                    start, end = item
                 if 0 <= start < end <= len(text):
                     yield start, end
             return

@@ -69,6 +69,14 @@ def _trimmed(chunk: str) -> Iterator[tuple[int, str]]:
         yield 0, chunk[:i]
 
 
+_NANP_RE: Final = re.compile(
+    r"(?:\+1[ .\-]?(?:\([0-9]{3}\)[ ]?|[0-9]{3}[ .\-])[0-9]{3}[ .\-]"
+    r"|(?:1[ .\-]?)?(?:\([0-9]{3}\)[ ]?[0-9]{3}[ .\-]|[0-9]{3}([.\-])[0-9]{3}\1))[0-9]{4}"
+    r"(?:[ \t]*(?:x|ext\.?|#)[ \t]*[0-9]{1,6})?"
+)
+"""A number written the North American way, 3-3-4 with dashes or dots or with the area code in brackets:
+a phone number even when it is not an assigned one (``555-123-4567``, ``(555) 123-4567``,
+``+1 555 123 4567``). Not with spaces alone and no ``+1``: ``555 123 4567`` may be three numbers."""
 _DATE_RE: Final = re.compile(r"[0-9]{4}([\-./])[0-9]{1,2}\1[0-9]{1,2}|[0-9]{1,2}([\-./])[0-9]{1,2}\2[0-9]{4}")
 _EXTENSION_RE: Final = re.compile(r"[ \t]*(?:x|ext\.?|#)[ \t]*[0-9]{1,6}$")
 
@@ -116,11 +124,14 @@ def _phones(region: str) -> Detector:
     matcher with ``STRICT_GROUPING``: the number must be valid and grouped as its country writes it.
     """
     national = _national_shape(region)
+    nanp = phonenumbers.country_code_for_region(region) == 1
 
     def plausible(chunk: str) -> bool:
         body = _EXTENSION_RE.sub("", chunk)
         if body.count(".") > 2 or _DATE_RE.fullmatch(body):
             return False  # a version, an IP address or a date
+        if nanp and _NANP_RE.fullmatch(chunk):
+            return True
         digits = "".join(c for c in body if c.isdigit())
         if body.lstrip("(").startswith(("+", "00", "011")):
             return 7 <= len(digits) <= 18
@@ -133,6 +144,8 @@ def _phones(region: str) -> Detector:
             after = chunk[match.end] if match.end < len(chunk) else " "
             if before in _PHONE_EDGE and after in _PHONE_EDGE:
                 found.append((match.start, match.end))
+        if not found and nanp and (shaped := _NANP_RE.fullmatch(chunk)):
+            found.append(shaped.span())  # (555) 123-4567: written as a phone number, if not an assigned one
         return found
 
     def find(text: str) -> Iterator[Span]:
@@ -246,19 +259,39 @@ _IPV6_RE: Final = re.compile(
 )
 
 
+_PUBLISHED_SSNS: Final = frozenset({"078-05-1120", "219-09-9999", "457-55-5462"})
+"""Numbers python-stdnum rejects as advertised, but that were issued to real people and are still
+typed into forms (``078-05-1120`` came printed in wallets): redacted like any SSN."""
+
+
+_NAMED_SSN_RE: Final = re.compile(
+    r"(?i:ssn|social[ _\-]?security(?:[ _\-]?(?:number|no\.?|num|#))?)[\"']?[ \t]*[:=#]?[ \t]*[\"']?"
+    r"(?<![0-9])(?P<value>[0-9]{9})(?![0-9])"
+)
+"""Nine digits without separators count as an SSN only when named one (``SSN: 123456789``)."""
+
+
 def _ssns(text: str) -> Iterator[Span]:
-    """US SSNs (``123-45-6789``, ``123 45 6789``) under the SSA's rules: no 000/666/9xx area, no 00
-    group, no 0000 serial, not a known fake (python-stdnum); not inside a longer number."""
+    """US SSNs (``123-45-6789``, ``123 45 6789``, or nine digits after ``SSN``) under the SSA's rules:
+    no 000/666/9xx area, no 00 group, no 0000 serial (python-stdnum); not inside a longer number."""
     pos = 0
     while (m := _SSN_RE.search(text, pos)) is not None:
         start, end = m.span()
-        if _bounded(text, start, end, before="-", joiners="-", letters=False) and ssn.is_valid(
-            m.group().replace(" ", "-")
+        number = m.group().replace(" ", "-")
+        if _bounded(text, start, end, before="-", joiners="-", letters=False) and (
+            number in _PUBLISHED_SSNS or ssn.is_valid(number)
         ):
             yield start, end
             pos = end
         else:
             pos = start + 1
+    lowered = text.lower()
+    if "ssn" in lowered or "security" in lowered:
+        for m in _NAMED_SSN_RE.finditer(text):
+            digits = m.group("value")
+            number = f"{digits[:3]}-{digits[3:5]}-{digits[5:]}"
+            if number in _PUBLISHED_SSNS or ssn.is_valid(number):
+                yield m.span("value")
 
 
 def _ips(text: str) -> Iterator[Span]:

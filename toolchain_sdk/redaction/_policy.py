@@ -12,7 +12,7 @@ import hashlib
 import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from typing import Final
+from typing import Any, Final
 
 from toolchain_sdk.errors import ConfigError
 from toolchain_sdk.redaction._model import Detector, FindResult
@@ -41,30 +41,46 @@ BUILTIN_DETECTORS: Final[tuple[Detector, ...]] = SECRET_DETECTORS + PII_DETECTOR
 Extra = Detector | str | re.Pattern[str] | Callable[[str], FindResult]
 
 
-def _as_detector(item: Extra, index: int) -> Detector:
-    """An ``extra=`` entry as a detector: a regex or a callable becomes a ``secret`` labelled ``SECRET``."""
+_BUILTIN_BY_NAME: Final = {d.name: d for d in BUILTIN_DETECTORS}
+
+
+def _as_detector(item: Extra, index: int, where: str = "extra") -> Detector:
+    """A ``detectors=`` or ``extra=`` entry as a detector: a built-in detector's name is that detector
+    (``detectors=["email", "openai"]``); another regex or a callable becomes a ``secret`` labelled ``SECRET``."""
     if isinstance(item, Detector):
         return item
+    if isinstance(item, str) and item in _BUILTIN_BY_NAME:
+        return _BUILTIN_BY_NAME[item]
     if isinstance(item, (str, re.Pattern)):
-        return Detector(f"extra-{index}", "SECRET", "secret", item)
+        return Detector(f"{where}-{index}", "SECRET", "secret", item)
     if callable(item):
-        name = getattr(item, "__name__", "") or f"extra-{index}"
-        return Detector(f"extra-{index}" if name == "<lambda>" else name, "SECRET", "secret", find=item)
+        name = getattr(item, "__name__", "") or f"{where}-{index}"
+        return Detector(f"{where}-{index}" if name == "<lambda>" else name, "SECRET", "secret", find=item)
     raise ConfigError(
-        f"redaction policy: extra[{index}] is a {type(item).__name__}; give a Detector, a regex "
-        "(str or re.Pattern) or a callable text -> iterable of (start, end)"
+        f"redaction policy: {where}[{index}] is a {type(item).__name__}; give a Detector, a built-in "
+        "detector's name, a regex (str or re.Pattern) or a callable text -> iterable of (start, end)"
     )
+
+
+def _listed(value: Any) -> Any:
+    """A single entry given where a list belongs (``disable="ip"``, ``extra=r"CUST-\\d+"``) as a one-item list."""
+    if isinstance(value, (str, re.Pattern, Detector)) or (callable(value) and not isinstance(value, type)):
+        return [value]
+    return value
 
 
 class Policy:
     """The detectors redaction runs, and the version string records carry.
 
     Args:
-        detectors: the detectors to start from; ``None`` means the built-in set.
+        detectors: the detectors to start from; ``None`` means the built-in set. Entries are
+            ``Detector`` values, built-in detector names (``["email", "card", "openai"]``: only
+            those), or regexes and callables as in ``extra``.
         disable: names of detectors to switch off (``["phone", "ip"]``).
         extra: detectors to add: a ``Detector``; a regex (``str`` or ``re.Pattern``) or a callable
-            ``text -> iterable of (start, end) or Finding``, which become ``secret`` detectors
-            labelled ``SECRET`` (pass a ``Detector`` to choose the label and kind).
+            ``text -> iterable of (start, end), Finding, re.Match or matched substring``, which
+            become ``secret`` detectors labelled ``SECRET`` (pass a ``Detector`` to choose the
+            label and kind).
         version: recorded as ``toolchain.redaction.policy``. Default: ``builtin-1`` for the
             built-in set, else ``custom-`` and a hash of the detector names (give your own to make
             it meaningful, for example ``"support-2025-03"``).
@@ -78,13 +94,18 @@ class Policy:
 
     def __init__(
         self,
-        detectors: Sequence[Detector] | None = None,
+        detectors: Sequence[Extra] | None = None,
         *,
         disable: Sequence[str] = (),
         extra: Sequence[Extra] = (),
         version: str | None = None,
     ) -> None:
-        base = tuple(BUILTIN_DETECTORS if detectors is None else detectors)
+        detectors, disable, extra = _listed(detectors), _listed(disable) or (), _listed(extra) or ()
+        base = (
+            BUILTIN_DETECTORS
+            if detectors is None
+            else tuple(_as_detector(item, i, "detectors") for i, item in enumerate(detectors, start=1))
+        )
         known = [d.name for d in base]
         unknown = sorted(set(disable) - set(known))
         if unknown:

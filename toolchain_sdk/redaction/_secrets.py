@@ -92,14 +92,37 @@ _AUTH_HEADER_RE: Final = re.compile(
 )
 
 
-def _assigned_secret(name: str, value: str) -> bool:
+_BEARER_RE: Final = re.compile(r"(?i:bearer)[ \t]+(?P<value>[A-Za-z0-9._~+/\-]{16,}=*)")
+_BEARER_HEADER_RE: Final = re.compile(
+    r"(?i:authorization)[\"']?[ \t]*[:=][ \t]*[\"']?(?i:bearer)[ \t]+(?P<value>[^\s\"'`,;]+)"
+)
+
+
+def _bearer(text: str) -> Iterator[Span]:
+    """Bearer tokens: any value of an ``Authorization: Bearer`` header (however short, unless a
+    placeholder such as ``$TOKEN`` or ``<token>``), and 16+ token characters after ``Bearer`` elsewhere."""
+    for m in _BEARER_HEADER_RE.finditer(text):
+        value = m.group("value")
+        if value.lower() not in _NOT_SECRET_VALUES and not _MASKED_RE.fullmatch(value):
+            yield m.span("value")
+    for m in _BEARER_RE.finditer(text):
+        yield m.span("value")
+
+
+def _assigned_secret(name: str, value: str, *, assigned: bool = False) -> bool:
     """A value assigned to a secret name that is plausibly the secret: not a placeholder (``None``,
-    ``****``, ``<token>``, ``${VAR}``: detect-secrets' templated-secret filter), not too short, and
-    not a plain word when the name is a weak one (``session: expired``)."""
+    ``****``, ``<token>``, ``${VAR}``: detect-secrets' templated-secret filter), not too short (4
+    characters; 3 after ``=`` and a strong name: ``secret=xyz``, where ``secrets: the`` is prose),
+    and not a plain word when the name is a weak one (``session: expired``)."""
     stripped = value.strip().rstrip(".!?")
-    if len(stripped) < 4 or stripped.lower() in _NOT_SECRET_VALUES or _MASKED_RE.fullmatch(stripped):
+    weak = is_weak_secret_name(name)
+    if (
+        len(stripped) < (3 if assigned and not weak else 4)
+        or stripped.lower() in _NOT_SECRET_VALUES
+        or _MASKED_RE.fullmatch(stripped)
+    ):
         return False
-    return not (is_weak_secret_name(name) and _PLAIN_WORD_RE.fullmatch(stripped))
+    return not (weak and _PLAIN_WORD_RE.fullmatch(stripped))
 
 
 _NAMED_VALUE_RE: Final = re.compile(
@@ -145,7 +168,8 @@ def _keyword(text: str) -> Iterator[Span]:
         start, end = tail.span(group)
         if scheme := _SCHEME_RE.match(value):  # "Authorization": "Bearer ...": the credential, not its scheme
             start += scheme.end()
-        if is_secret_name(name) and _assigned_secret(name, text[start:end]):
+        assigned = "=" in text[tail.end("rest") : tail.start(group)]
+        if is_secret_name(name) and _assigned_secret(name, text[start:end], assigned=assigned):
             yield start, end
             pos = tail.end()
 
@@ -189,10 +213,11 @@ SECRET_DETECTORS: Final[tuple[Detector, ...]] = (
         "AWS_KEY",
         "secret",
         # in context only (a bare 40-character base64 string is too common): aws_secret_access_key=,
-        # "SecretAccessKey": "...", AWS_SECRET=..., with or without quotes
+        # "SecretAccessKey": "...", AWS_SECRET=..., with or without quotes, or after a space
+        # (``aws configure set aws_secret_access_key ...``)
         re.compile(
             r"(?i:aws.{0,20}?(?:secret|key|pwd|pw|password|pass|token)|secret_?access_?key)[\w\]'\"]{0,40}?"
-            r"[ \t]*(?::=|=>|=|:|,)[ \t]*[\"'`]?(?P<value>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"
+            r"(?:[ \t]*(?::=|=>|=|:|,)[ \t]*|[ \t]+)[\"'`]?(?P<value>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"
         ),
         hints=("aws", "AWS", "Aws", "ecret", "ECRET"),
     ),
@@ -254,13 +279,7 @@ SECRET_DETECTORS: Final[tuple[Detector, ...]] = (
         re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://(?P<value>[^\s/?#@:\"'<>]*:[^\s/\"'<>]+)@"),
         hints=("://",),
     ),
-    Detector(
-        "bearer",
-        "BEARER",
-        "secret",
-        re.compile(r"(?i:bearer)[ \t]+(?P<value>[A-Za-z0-9._~+/\-]{16,}=*)"),
-        hints=("earer", "EARER"),
-    ),
+    Detector("bearer", "BEARER", "secret", find=_bearer, hints=("earer", "EARER")),
     Detector("authorization", "SECRET", "secret", _AUTH_HEADER_RE, hints=("uthorization", "UTHORIZATION")),
     Detector("keyword", "SECRET", "secret", find=_keyword),
 )

@@ -82,8 +82,11 @@ def test_text_is_a_printable_sheet_with_owners_controls_rollback_and_gaps(no_con
 
 
 def test_default_table_and_output_file(no_config: str, tmp_path: Path) -> None:
-    """The default is a terminal table; -o writes the chosen format to a file instead of stdout."""
-    assert "support.refund_reply" in _inventory(config=no_config)
+    """The default is a terminal table (with each row's source); -o writes the chosen format to a file instead."""
+    table = _inventory(config=no_config)
+    assert "support.refund_reply" in table
+    header = next(line for line in table.splitlines() if "surface" in line)
+    assert "source" in header and "static" in table
     out = tmp_path / "sheet.html"
     assert _inventory("--format", "html", "-o", str(out), config=no_config) == ""
     page = out.read_text()
@@ -227,3 +230,51 @@ def test_import_asks_the_process_for_its_audit_sink(tmp_path: Path) -> None:
     (s,), (i,) = json.loads(static.stdout)["surfaces"], json.loads(live.stdout)["surfaces"]
     assert (s["audit"], s["source"], s["fallback"]) == ("none", "static", "builtins.print")
     assert (i["audit"], i["source"], i["fallback"]) == ("jsonl", "import", "builtins.print")
+
+
+@pytest.mark.parametrize("command", ["inventory", "check"])
+def test_an_import_whose_code_raises_exits_2_naming_the_error(tmp_path: Path, command: str) -> None:
+    """A module whose top-level code raises is a failed --import (exit 2, one line), never a traceback or exit 1."""
+    write(tmp_path, {"toolchain.toml": "", "raising_mod.py": "raise RuntimeError('needs DATABASE_URL')\n"})
+    run = run_cli(command, "--import", "raising_mod", "--config", "toolchain.toml", cwd=tmp_path)
+    assert run.returncode == 2, run.stderr
+    assert "importing raising_mod raised RuntimeError: needs DATABASE_URL" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_check_text_lines_carry_the_json_fields_and_go_to_output(tmp_path: Path) -> None:
+    """Each text line is file:line: surface: rule: message; fix, the same violations --format json gives; -o works."""
+    config = write(tmp_path, {"toolchain.toml": ""}) / "toolchain.toml"
+    out = tmp_path / "violations.txt"
+    text = run_cli("check", *FIXTURE[:3], "--config", str(config), "-o", str(out))
+    assert text.returncode == 1 and text.stdout == ""
+    doc = json.loads(run_cli("check", *FIXTURE[:3], "--config", str(config), "--format", "json").stdout)
+    want = [f"{v['file']}:{v['line']}: {v['surface']}: {v['rule']}: {v['message']}; {v['fix']}"
+            for v in doc["violations"]]  # fmt: skip
+    assert out.read_text().splitlines() == want
+    assert all(v["fix"] and v["message"] for v in doc["violations"])
+
+
+def test_check_warns_about_an_exception_that_waives_nothing(tmp_path: Path) -> None:
+    """A stale [[policy.exceptions]] entry is named on stderr; it does not change the exit status."""
+    write(tmp_path, {
+        "ok.py": "import toolchain_sdk as tc\n@tc.governed_call('a.b', owner='team')\ndef f():\n    pass\n",
+        "toolchain.toml": '[[policy.exceptions]]\nsurface = "gone.*"\nrule = "owner-required"\nreason = "old"\n',
+    })  # fmt: skip
+    run = run_cli("check", "ok.py", "--config", "toolchain.toml", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "exception for surface 'gone.*', rule owner-required waived no violation" in run.stderr
+
+
+def test_inventory_lists_a_broken_file_and_exits_0(tmp_path: Path) -> None:
+    """A file that does not parse is under errors with its line, the other files are still scanned, exit 0."""
+    write(tmp_path, {
+        "toolchain.toml": "",
+        "good.py": "import toolchain_sdk as tc\n@tc.governed_call('g.s', owner='o')\ndef f():\n    pass\n",
+        "bad.py": "def broken(:\n    pass\n",
+    })  # fmt: skip
+    run = run_cli("inventory", ".", "--format", "json", "--config", "toolchain.toml", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    doc = json.loads(run.stdout)
+    assert [(e["file"], e["line"]) for e in doc["errors"]] == [("bad.py", 1)]
+    assert [s["surface"] for s in doc["surfaces"]] == ["g.s"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.inventory._fixture import write
 from toolchain_sdk.errors import ConfigError
@@ -150,3 +152,59 @@ def test_a_scan_leaves_the_configuration_in_force_alone(tmp_path: Path) -> None:
     root = _project(tmp_path, GOOD_HIGH + AUDIT, '[policy]\ndisable = ["owner-required"]\n')
     control_sheet([root / "app"], config=root / "toolchain.toml", workers=1)
     assert loaded_config() is before
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    risk=st.sampled_from(["low", "medium", "high", None]),
+    owner=st.booleans(),
+    approval=st.sampled_from(["before", "after", "not_required", None]),
+    fallback=st.booleans(),
+    prompt=st.sampled_from(["p@1", "p@production", None]),
+    audit=st.booleans(),
+    capture=st.sampled_from(["hash", "redacted", "full", "none"]),
+)
+def test_the_violations_are_exactly_the_missing_controls(
+    tmp_path: Path,
+    risk: str | None,
+    owner: bool,
+    approval: str | None,
+    fallback: bool,
+    prompt: str | None,
+    audit: bool,
+    capture: str,
+) -> None:
+    """For any mix of declared controls, each missing one is one violation of its rule, and nothing else."""
+    args = ["'x.any'"]
+    args += [f"risk={risk!r}"] if risk else []
+    args += ["owner='o'"] if owner else []
+    if approval == "not_required":
+        args.append("approval=tc.approval.not_required(reason='r')")
+    elif approval:
+        args.append(f"approval=tc.approval.require(when={approval!r})")
+    args += ["fallback=fb"] if fallback else []
+    args += [f"prompt={prompt!r}"] if prompt else []
+    args.append(f"capture={capture!r}")
+    code = f"@tc.governed_call({', '.join(args)})\ndef f():\n    pass\n" + (AUDIT if audit else "")
+    expected = [] if owner else ["owner-required"]
+    if risk == "high":
+        expected += [] if approval in ("before", "after") else ["high-risk-approval"]
+        expected += [] if fallback else ["high-risk-kill-switch"]
+        expected += [] if prompt == "p@1" else ["high-risk-pinned-prompt"]  # no prompts.lock: a label moves freely
+        expected += [] if audit else ["high-risk-audit"]
+        expected += ["full-capture-high-risk"] if capture == "full" else []
+    elif risk == "medium":
+        expected += [] if fallback else ["medium-risk-kill-switch"]
+    assert sorted(rule for _, rule in _check(_project(tmp_path, code))) == sorted(expected)
+
+
+@pytest.mark.parametrize("pattern", ["app/scripts/*", "scripts/*", "*/scripts/one_off.py"])
+def test_allow_unmanaged_globs_are_relative_to_the_project_or_the_scanned_directory(
+    tmp_path: Path, pattern: str
+) -> None:
+    """Scanned by absolute path, a glob matches the file relative to toolchain.toml's directory or the scan root."""
+    code = "import litellm\ndef g():\n    return litellm.completion()\n"
+    write(tmp_path, {"app/scripts/one_off.py": code})
+    root = _project(tmp_path, code, f'[policy]\nallow_unmanaged = ["{pattern}"]\n')
+    sheet = control_sheet([root / "app"], config=root / "toolchain.toml", workers=1)
+    assert [v.file.rsplit("/", 1)[-1] for v in sheet.violations] == ["m.py"]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from html import escape as html_escape
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.inventory._fixture import APP, PROMPTS, SHOWN, line_of, write
-from toolchain_sdk.inventory import DYNAMIC, ControlSheet, SurfaceRow, control_sheet
+from toolchain_sdk.inventory import DYNAMIC, ControlSheet, SurfaceRow, _scan, control_sheet
 from toolchain_sdk.inventory._scan import scan_paths
 
 
@@ -210,3 +212,139 @@ def test_a_call_keeps_its_shape_when_only_some_arguments_are_local(tmp_path: Pat
     built = rows["x.built"]
     assert (built.approval, built.owner, built.function) == ("before", DYNAMIC, "build.<locals>.f")
     assert (rows["x.after"].approval, rows["x.after"].owner) == ("after", DYNAMIC)
+
+
+def test_every_named_client_call_form_is_an_unmanaged_call_site(tmp_path: Path) -> None:
+    """Async OpenAI, the openai module's client, Anthropic streams, genai under .aio, Bedrock by keyword, LangChain."""
+    write(tmp_path, {"m.py": (
+        "import openai\nimport boto3\nfrom openai import AsyncOpenAI\nfrom anthropic import AsyncAnthropic\n"
+        "from google.genai import Client\nfrom langchain_anthropic import ChatAnthropic\n"
+        "from litellm import completion as complete\n"
+        "aio = AsyncOpenAI()\n"
+        "async def a():\n"
+        "    await aio.chat.completions.create()\n"
+        "    await aio.responses.create()\n"
+        "    await aio.embeddings.create()\n"
+        "    openai.chat.completions.create()\n"
+        "    async with AsyncAnthropic().messages.stream(model='x') as s:\n"
+        "        pass\n"
+        "    await Client().aio.models.generate_content(model='g')\n"
+        "    boto3.client(service_name='bedrock-runtime').converse(modelId='m')\n"
+        "    ChatAnthropic(model='c').stream('q')\n"
+        "    complete(model='m')\n"
+        "    boto3.client('sagemaker-runtime').invoke_model()\n"
+    )})  # fmt: skip
+    found = [(u.line, u.library, u.call) for u in control_sheet([tmp_path], workers=1).unmanaged]
+    assert found == [
+        (10, "openai", "aio.chat.completions.create"),
+        (11, "openai", "aio.responses.create"),
+        (12, "openai", "aio.embeddings.create"),
+        (13, "openai", "openai.chat.completions.create"),
+        (14, "anthropic", "AsyncAnthropic().messages.stream"),
+        (16, "google.genai", "Client().aio.models.generate_content"),
+        (17, "boto3", "boto3.client(service_name='bedrock-runtime').converse"),
+        (18, "langchain", "ChatAnthropic(model='c').stream"),
+        (19, "litellm", "complete"),
+    ]  # the sagemaker client on line 20 is not a Bedrock runtime: not reported
+
+
+def test_governed_blocks_and_decorators_under_every_import_form(tmp_path: Path) -> None:
+    """governed / governed_call imported bare, aliased, through the module path or its submodule are all found."""
+    write(tmp_path, {"m.py": (
+        "import toolchain_sdk\nimport toolchain_sdk.governed as gm\nfrom toolchain_sdk import governed as g\n"
+        "from toolchain_sdk import governed_call\nfrom toolchain_sdk.governed import governed_call as deco\n"
+        "def f():\n"
+        "    with g('i.alias', owner='o'):\n        pass\n"
+        "    with toolchain_sdk.governed('i.full', owner='o'):\n        pass\n"
+        "    with gm.governed('i.submodule', owner='o'):\n        pass\n"
+        "@governed_call('i.bare', owner='o')\ndef h():\n    pass\n"
+        "@deco('i.deco', owner='o')\ndef k():\n    pass\n"
+    )})  # fmt: skip
+    rows = {r.surface: (r.line, r.function) for r in control_sheet([tmp_path], workers=1).surfaces}
+    assert rows == {"i.alias": (7, "f"), "i.full": (9, "f"), "i.submodule": (11, "f"), "i.bare": (13, "h"),
+                    "i.deco": (16, "k")}  # fmt: skip
+
+
+def test_a_file_the_pre_filter_skips_is_still_listed_when_it_does_not_parse(tmp_path: Path) -> None:
+    """In a small code base a broken file that names neither the SDK nor a client is under errors, with its line."""
+    write(tmp_path, {"ok.py": "import toolchain_sdk as tc\n@tc.governed_call('k.s', owner='o')\ndef f():\n    pass\n",
+                     "plain.py": "x = 1\ndef oops(:\n    pass\n"})  # fmt: skip
+    sheet = control_sheet([tmp_path], workers=1)
+    assert [(e.file.rsplit("/", 1)[1], e.line) for e in sheet.errors] == [("plain.py", 2)]
+    assert [r.surface for r in sheet.surfaces] == ["k.s"]
+
+
+def test_a_constants_module_that_does_not_parse_is_listed_once_and_its_values_stay_dynamic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the syntax-check budget skipped files are not parsed; one parsed on demand for a constant still reports."""
+    monkeypatch.setattr(_scan, "SYNTAX_CHECK_BYTES", 0)  # as in a large code base
+    write(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/names.py": "OWNER = (\n",
+        "pkg/other.py": "def oops(:\n",
+        "pkg/a.py": "import toolchain_sdk as tc\nfrom pkg.names import OWNER\n"
+                    "@tc.governed_call('c.a', owner=OWNER)\ndef f():\n    pass\n"
+                    "@tc.governed_call('c.b', owner=OWNER)\ndef g():\n    pass\n",
+    })  # fmt: skip
+    sheet = control_sheet([tmp_path], workers=1)
+    assert [(e.file.rsplit("/", 1)[1], e.line) for e in sheet.errors] == [("names.py", 1)]  # not other.py
+    assert {r.owner for r in sheet.surfaces} == {DYNAMIC}
+    assert [v.rule for v in sheet.violations] == ["dynamic-control", "dynamic-control"]
+
+
+def test_names_bound_in_a_class_body_are_the_class_ones_for_its_decorators_only(tmp_path: Path) -> None:
+    """A class-level OWNER shadows the module's for method decorators, not inside methods; reassigned is dynamic."""
+    write(tmp_path, {"c.py": (
+        "import toolchain_sdk as tc\nOWNER = 'module-team'\ndef tmpl(x):\n    return x\n"
+        "class Desk:\n"
+        "    OWNER = 'desk-team'\n    RISK = 'medium'\n    N = 'low'\n    N = 'high'\n"
+        "    def tmpl(self, x):\n        return x\n"
+        "    @tc.governed_call('c.a', owner=OWNER, risk=RISK, fallback=tmpl)\n    def a(self):\n        pass\n"
+        "    @tc.governed_call('c.b', owner='o', risk=N)\n    def b(self):\n        pass\n"
+        "    def c(self):\n"
+        "        @tc.governed_call('c.c', owner=OWNER, fallback=tmpl)\n        def inner():\n            pass\n"
+    )})  # fmt: skip
+    rows = {r.surface: (r.owner, r.risk, r.fallback) for r in control_sheet([tmp_path], workers=1).surfaces}
+    assert rows == {
+        "c.a": ("desk-team", "medium", "c.Desk.tmpl"),
+        "c.b": ("o", DYNAMIC, None),
+        "c.c": ("module-team", "low", "c.tmpl"),
+    }
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(owner=st.text(alphabet=st.characters(exclude_categories=("Cs",)), min_size=1, max_size=30))
+def test_any_owner_text_survives_json_and_csv_and_is_escaped_in_html(tmp_path: Path, owner: str) -> None:
+    """Quotes, commas, newlines or markup in an owner come back unchanged from JSON and CSV, and inert in HTML."""
+    import csv
+    import io
+    import json
+
+    from toolchain_sdk.inventory import render
+
+    code = f"import toolchain_sdk as tc\n@tc.governed_call('x.o', owner={owner!r})\ndef f():\n    pass\n"
+    sheet = control_sheet([write(tmp_path, {"m.py": code})], workers=1)
+    assert json.loads(render(sheet, "json"))["surfaces"][0]["owner"] == owner
+    assert next(csv.DictReader(io.StringIO(render(sheet, "csv"))))["owner"] == owner
+    page = render(sheet, "html")
+    assert f">{html_escape(owner)}</td>" in page
+    assert page.count("<script") == 1 and page.count("<tr") == 2  # the header and one row, whatever the owner
+
+
+def test_governed_call_applied_by_hand_is_a_surface_and_manages_the_function_it_wraps(tmp_path: Path) -> None:
+    """`f = tc.governed_call(...)(raw)` is a surface at that line; calls inside raw are no longer unmanaged."""
+    write(tmp_path, {"w.py": (
+        "import toolchain_sdk as tc\nfrom openai import OpenAI\nclient = OpenAI()\n"
+        "def raw(q):\n    return client.chat.completions.create()\n"
+        "def other(q):\n    return client.responses.create()\n"
+        "answer = tc.governed_call('w.answer', owner='t')(raw)\n"
+        "create = tc.governed_call('w.create', owner='t')(client.embeddings.create)\n"
+    ), "plain.py": (
+        "import toolchain_sdk as tc\nfrom lib import tool\nrun = tc.governed_call('w.plain', owner='o')(tool.run)\n"
+    )})  # fmt: skip
+    sheet = control_sheet([tmp_path], workers=1)
+    rows = {r.surface: (r.file.rsplit("/", 1)[1], r.line, r.function) for r in sheet.surfaces}
+    assert rows == {"w.answer": ("w.py", 8, "raw"), "w.create": ("w.py", 9, "client.embeddings.create"),
+                    "w.plain": ("plain.py", 3, "lib.tool.run")}  # fmt: skip
+    assert [(u.line, u.call) for u in sheet.unmanaged] == [(7, "client.responses.create")]
