@@ -33,6 +33,7 @@ from toolchain_sdk.approval._declare import (
     not_required,
     require,
 )
+from toolchain_sdk.approval._events import decision_event
 from toolchain_sdk.approval._policies import Policy
 from toolchain_sdk.approval._queue import QueueApprover, queue
 from toolchain_sdk.approval._values import ApprovalRequest, Decision, Phase, Verdict
@@ -71,6 +72,7 @@ __all__ = [
     "auto_approve",
     "build_approval_gate",
     "callback",
+    "decision_event",
     "deny_all",
     "not_required",
     "open_store",

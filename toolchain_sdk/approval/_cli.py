@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from toolchain_sdk.approval._events import decision_event
 from toolchain_sdk.approval._values import ApprovalRequest, Decision, utcnow
 from toolchain_sdk.approval.store import (
     DEFAULT_PATH,
@@ -229,30 +230,10 @@ def _decide(args: argparse.Namespace, build: Callable[[ApprovalRequest], Decisio
 
 def _audit(request: ApprovalRequest, decision: Decision) -> None:
     """Append the decision to the audit chain ``TOOLCHAIN_AUDIT`` or ``toolchain.toml`` names (warn if it cannot)."""
-    from toolchain_sdk import audit, config
+    from toolchain_sdk import audit
 
-    edited = decision.verdict == "edited"
-    hasher = config.hasher()
     try:
-        audit.append_event(
-            "approval_decision",
-            time=decision.decided_at,
-            actor=decision.by,
-            surface=request.surface,
-            risk=request.risk,
-            trace_id=request.trace_id,
-            span_id=request.span_id,
-            approval_id=request.id,
-            approval_decision=decision.verdict,
-            approval_approver=decision.by,
-            approval_reason=decision.reason or None,
-            override_editor=decision.by if edited else None,
-            override_reason=decision.reason if edited else None,
-            override_original_sha256=request.output_sha256 if edited else None,
-            output_sha256=hasher.hash_value(decision.output) if edited else None,
-            hash_alg=hasher.alg if edited else None,
-            hash_key_id=hasher.key_id if edited else None,
-        )
+        audit.append_event("approval_decision", **decision_event(request, decision))
     except ToolchainError as exc:
         print(f"toolchain: warning: the decision was made but not recorded in the audit trail: {exc}", file=sys.stderr)
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, Final, Literal
 
-from toolchain_sdk import config
+from toolchain_sdk import approval
 from toolchain_sdk.approval import ApprovalRecord, ApprovalStore, Decision, DecisionRefused
 from toolchain_sdk.console._errors import ActionRefused, audit_function
 from toolchain_sdk.errors import ConfigError
@@ -206,28 +206,8 @@ def record_audit(record: ApprovalRecord, decision: Decision) -> None:
     if append is None:
         return
     request = record.request
-    edited = decision.verdict == "edited"
-    hasher = config.hasher()
     try:
-        append(
-            "approval_decision",
-            time=decision.decided_at,
-            actor=decision.by,
-            surface=request.surface,
-            risk=request.risk,
-            trace_id=request.trace_id,
-            span_id=request.span_id,
-            approval_id=request.id,
-            approval_decision=decision.verdict,
-            approval_approver=decision.by,
-            approval_reason=decision.reason or None,
-            override_editor=decision.by if edited else None,
-            override_reason=decision.reason if edited else None,
-            override_original_sha256=request.output_sha256 if edited else None,
-            output_sha256=hasher.hash_value(decision.output) if edited else None,
-            hash_alg=hasher.alg if edited else None,
-            hash_key_id=hasher.key_id if edited else None,
-        )
+        append("approval_decision", **approval.decision_event(request, decision))
     except Exception as exc:  # the decision stands; the operator is told the trail missed it
         _log.warning("toolchain console: the decision on %s was made but not recorded in the audit trail: %s",
                      request.id, exc)  # fmt: skip

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from toolchain_sdk import inventory
 from toolchain_sdk.console._errors import ActionRefused, audit_function
 from toolchain_sdk.errors import ConfigError
-from toolchain_sdk.flags import TOOLCHAIN_KILL, FlagEntry, FlagFile, parse_duration
+from toolchain_sdk.flags import TOOLCHAIN_KILL, FlagEntry, FlagFile, change_event, parse_duration
 
 __all__ = ["FlagAction", "KnownSurface", "change_flag", "entry_json", "known_surfaces", "scanned_specs"]
 
@@ -185,18 +185,7 @@ def _audit(flags: FlagFile, change: Any, ttl: str | None) -> None:
     append = audit_function("append_event")
     if append is None:
         return
-    after = change.after
     try:
-        append(
-            "flag_change",
-            time=change.at,
-            actor=change.by or None,
-            action=change.action,
-            pattern=change.target,
-            reason=change.reason,
-            ttl=ttl or None,
-            expires_at=_time(after.until) if after is not None and after.until else None,
-            flags_file=str(flags.path),
-        )
+        append("flag_change", **change_event(flags, change, ttl))
     except Exception as exc:  # the change stands; the operator is told the trail missed it
         _log.warning("toolchain console: the flag change was made but not recorded in the audit trail: %s", exc)

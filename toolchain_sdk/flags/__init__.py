@@ -15,6 +15,7 @@ Each answers ``True`` (switched off), ``False`` (pinned on the model) or no opin
 """
 
 from toolchain_sdk.flags._env import TOOLCHAIN_KILL, EnvSource
+from toolchain_sdk.flags._events import change_event
 from toolchain_sdk.flags._file_source import FileSource
 from toolchain_sdk.flags._flag_file import TOOLCHAIN_FLAGS_FILE, FlagEntry, FlagFile, parse_duration
 from toolchain_sdk.flags._gate import KillGate, build_kill_gate
@@ -55,6 +56,7 @@ __all__ = [
     "TOOLCHAIN_KILL",
     "build_kill_gate",
     "build_sources",
+    "change_event",
     "current_sources",
     "parse_duration",
     "refresh",

@@ -17,6 +17,7 @@ from typing import Any
 
 from toolchain_sdk.errors import ToolchainError
 from toolchain_sdk.flags._env import TOOLCHAIN_KILL
+from toolchain_sdk.flags._events import change_event
 from toolchain_sdk.flags._flag_file import Change, FlagEntry, FlagFile, format_time, parse_duration
 
 __all__ = ["add_commands"]
@@ -46,19 +47,8 @@ def _audit(flags: FlagFile, change: Change, args: argparse.Namespace) -> None:
     """Append the change to the audit chain ``TOOLCHAIN_AUDIT`` or ``toolchain.toml`` names (warn if it cannot)."""
     from toolchain_sdk import audit
 
-    after = change.after
     try:
-        audit.append_event(
-            "flag_change",
-            time=change.at,
-            actor=change.by or None,
-            action=change.action,
-            pattern=change.target,
-            reason=change.reason,
-            ttl=getattr(args, "ttl", None),
-            expires_at=format_time(after.until) if after is not None and after.until else None,
-            flags_file=str(flags.path),
-        )
+        audit.append_event("flag_change", **change_event(flags, change, getattr(args, "ttl", None)))
     except ToolchainError as exc:
         print(f"toolchain: warning: the change was made but not recorded in the audit trail: {exc}", file=sys.stderr)
 
