@@ -103,6 +103,7 @@ def test_a_file_that_cannot_run_fails_each_case_with_the_configuration_error(pyt
     result = pytester.runpytest_subprocess(*PLUGIN_ARGS, "evals", "--eval-approve-as", "ci-evals")
     result.assert_outcomes(passed=1, failed=2)
     out = result.stdout.str()
-    assert out.count("eval file cannot run (configuration error): evals/gone.yaml: unknown target module") == 2
+    reported = [line for line in out.splitlines() if line.startswith("eval file cannot run (configuration error)")]
+    assert len(reported) == 2 and all("evals/gone.yaml: unknown target module" in line for line in reported)
     assert "FAILED evals/gone.yaml::a - eval file cannot run (configuration error)" in out
     assert "Traceback" not in out and "_runner.py" not in out
