@@ -48,3 +48,26 @@ async def test_async_calls_see_the_block() -> None:
 def test_a_blank_name_is_refused() -> None:
     with pytest.raises(ConfigError, match="approver's name"), tc.approval.approving_as("  "):
         pass
+
+
+def test_refusing_approvals_denies_at_once_and_lists_what_asked(spans: SpanRecorder) -> None:
+    """Inside the block every request is denied without asking the surface's approver, and listed; outside, not."""
+    asked_own = []
+
+    def own(request: tc.approval.ApprovalRequest) -> tc.approval.Decision:
+        asked_own.append(request)
+        return request.approve(by="own", reason="fine")
+
+    @tc.governed_call(
+        "t.refusing", risk="high", fallback=lambda: "fb",
+        approval=tc.approval.require(when="before", approver=tc.approval.callback(own)),
+    )  # fmt: skip
+    def act() -> str:
+        return "done"
+
+    with tc.approval.refusing_approvals("no approver in this run") as asked, pytest.raises(ApprovalDenied):
+        act()
+    assert len(asked) == 1 and asked_own == []
+    assert act() == "done" and len(asked_own) == 1
+    refused = spans.spans("t.refusing")[0]
+    assert (refused.attributes or {})[semconv.APPROVAL_APPROVER] == "refusing_approvals"

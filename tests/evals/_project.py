@@ -84,6 +84,18 @@ def refund(amount: int) -> str:
     return f"refunded {{amount}}"
 
 
+def _large(arguments):
+    return arguments["amount"] > 100
+
+
+@tc.governed_call(
+    "{p}.payout", owner="team", risk="high", fallback=_fallback,
+    approval=tc.approval.require(policy=_large, approver=tc.approval.deny_all()),
+)
+def payout(amount: int) -> str:
+    return f"paid {{amount}}"
+
+
 @tc.governed_call("{p}.killable", owner="team", fallback=_fallback)
 def killable(text: str) -> str:
     return f"the model says {{text}}"

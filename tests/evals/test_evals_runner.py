@@ -155,7 +155,8 @@ def test_thresholds_decide_whether_a_file_passes(project: Project) -> None:
 
 
 def test_an_approval_gated_surface_is_skipped_without_an_approver(project: Project, spans: SpanRecorder) -> None:
-    """Without approve_as the surface is not called (no governed span): the case is skipped, never approved."""
+    """Without approve_as the request is denied at once by the eval run (the surface's own approver is never
+    asked, the body never runs): the case is skipped, never approved."""
     result = _run(project, "refund", """\
         cases:
           - id: small
@@ -165,7 +166,29 @@ def test_an_approval_gated_surface_is_skipped_without_an_approver(project: Proje
     [case] = result.cases
     assert case.status == "skipped" and "run with --approve-as NAME" in case.reasons[0]
     assert (result.pass_rate, result.meets_threshold) == (None, True)
-    assert spans.spans(project.surface("refund")) == []
+    [span] = spans.spans(project.surface("refund"))
+    attrs = span.attributes or {}
+    assert attrs["toolchain.approval.decision"] == "denied"
+    assert attrs["toolchain.approval.approver"] == "refusing_approvals"
+    assert attrs["toolchain.outcome"] == "denied"
+
+
+def test_a_predicate_policy_skips_only_the_calls_it_asks_about(project: Project, spans: SpanRecorder) -> None:
+    """Without approve_as, a call the surface's policy lets through (a small payout) is evaluated; one it
+    asks about (a large payout) is skipped, never approved and never handed to the surface's approver."""
+    result = _run(project, "payout", """\
+        cases:
+          - id: small
+            input: {amount: 5}
+            assert: [{equals: paid 5}]
+          - id: large
+            input: {amount: 500}
+            assert: [{equals: paid 500}]
+        """, function="payout")  # fmt: skip
+    small, large = result.cases
+    assert (small.status, large.status) == ("pass", "skipped")
+    assert "needs approval for this call" in large.reasons[0]
+    assert (result.passed, result.failed, result.pass_rate) == (1, 0, 1.0)
 
 
 def test_approve_as_approves_on_the_record(project: Project, spans: SpanRecorder) -> None:
@@ -285,4 +308,5 @@ def test_a_blank_approver_never_reaches_the_surfaces_own_approver(project: Proje
         run_plans([plan], approve_as="  ")
     result = run_case(plan, plan.file.cases[0], None, "  ")
     assert result.status == "skipped" and "--approve-as NAME" in result.reasons[0]
-    assert spans.spans(project.surface("refund")) == []
+    [span] = spans.spans(project.surface("refund"))
+    assert (span.attributes or {})["toolchain.approval.approver"] == "refusing_approvals"  # not deny_all, not "  "

@@ -24,6 +24,7 @@ from toolchain_sdk.approval._approvers import (
     auto_approve,
     callback,
     deny_all,
+    refusing_approvals,
 )
 from toolchain_sdk.approval._declare import (
     NotRequired,
@@ -77,5 +78,6 @@ __all__ = [
     "not_required",
     "open_store",
     "queue",
+    "refusing_approvals",
     "require",
 ]

@@ -30,6 +30,7 @@ __all__ = [
     "TOOLCHAIN_ENV",
     "acting_approver",
     "approving_as",
+    "refusing_approvals",
     "auto_approve",
     "callback",
     "deny_all",
@@ -215,5 +216,26 @@ def approving_as(name: str, *, reason: str = "approved for an eval run") -> Iter
     token = _ACTING.set(_FixedApprover(f"approving_as({who})", lambda r: r.approve(by=who, reason=reason)))
     try:
         yield
+    finally:
+        _ACTING.reset(token)
+
+
+@contextmanager
+def refusing_approvals(reason: str) -> Iterator[list[ApprovalRequest]]:
+    """Within the block, every approval request of this context is denied at once, and listed.
+
+    For eval runs without ``--approve-as``: a call whose policy asks is never approved and never
+    waits for a person (its span records the denial, ``reason``); the caller reads the list to
+    report the case as skipped. A call the policy lets through runs as usual.
+    """
+    asked: list[ApprovalRequest] = []
+
+    def deny(request: ApprovalRequest) -> Decision:
+        asked.append(request)
+        return request.deny(by="refusing_approvals", reason=reason)
+
+    token = _ACTING.set(_FixedApprover("refusing_approvals", deny))
+    try:
+        yield asked
     finally:
         _ACTING.reset(token)

@@ -35,7 +35,7 @@ from toolchain_sdk.evals._results import (
     read_baseline,
     write_baseline,
 )
-from toolchain_sdk.evals._runner import Plan, needs_approval, prepare, run_case, run_plans
+from toolchain_sdk.evals._runner import Plan, prepare, run_case, run_plans
 from toolchain_sdk.evals._target import Target, call_target, concatenate, load_target
 
 __all__ = [
@@ -64,7 +64,6 @@ __all__ = [
     "load_callable",
     "load_eval_file",
     "load_target",
-    "needs_approval",
     "prepare",
     "read_baseline",
     "run_case",

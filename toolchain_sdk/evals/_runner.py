@@ -31,7 +31,7 @@ from toolchain_sdk.prompts import Prompt, resolve
 from toolchain_sdk.redaction import scrub_text
 from toolchain_sdk.tracing import active_tracer
 
-__all__ = ["Plan", "needs_approval", "prepare", "run_case", "run_plans"]
+__all__ = ["Plan", "prepare", "run_case", "run_plans"]
 
 
 @dataclass(frozen=True)
@@ -100,12 +100,6 @@ def prepare(file: EvalFile) -> Plan:
     return Plan(file, shown, target, functions, prompts, arguments)
 
 
-def needs_approval(plan: Plan) -> bool:
-    """Whether the target's declared approval may ask someone (``required ...``; ``not required`` never does)."""
-    declared = plan.target.spec.approval
-    return declared is not None and declared.startswith("required")
-
-
 @contextlib.contextmanager
 def _eval_span(plan: Plan, key: str) -> Iterator[Span | None]:
     """The case's eval span, current while the case runs (the governed span becomes its child)."""
@@ -139,7 +133,9 @@ def _score(checks: Sequence[Checked]) -> float:
 def run_case(plan: Plan, case: Case, prompt_ref: str | None, approve_as: str | None = None) -> CaseResult:
     """Run one case (with one listed prompt version, or the surface's own) and check its output.
 
-    A blank ``approve_as`` counts as none: a gated surface is skipped, never handed to its own approver.
+    Without ``approve_as`` (a blank one counts as none), every approval request the call makes is
+    denied at once, never handed to the surface's own approver: a case whose call asked is skipped,
+    while a call the surface's policy lets through (a predicate policy, a low amount) is evaluated.
     """
     approve_as = approve_as.strip() if approve_as is not None and approve_as.strip() else None
     own = plan.target.spec.prompt
@@ -153,30 +149,39 @@ def run_case(plan: Plan, case: Case, prompt_ref: str | None, approve_as: str | N
         return CaseResult(plan.shown, case.id, shown_prompt, status, score, tuple(reasons), tuple(checks), listed)
 
     key = f"{case.id}[{prompt_ref}]" if prompt_ref else case.id
+    skip_reason = (
+        f"{plan.target.spec.surface} needs approval for this call ({plan.target.spec.approval}); "
+        "run with --approve-as NAME (pytest: --eval-approve-as NAME) to approve its calls on the record"
+    )
     with _eval_span(plan, key) as span:
-        if approve_as is None and needs_approval(plan):
-            reason = (
-                f"{plan.target.spec.surface} needs approval ({plan.target.spec.approval}); "
-                "run with --approve-as NAME (pytest: --eval-approve-as NAME) to approve its calls on the record"
-            )
-            if span is not None:
-                span.set_attribute(semconv.GEN_AI_EVALUATION_EXPLANATION, f"skipped: {reason}")
-            return result("skipped", None, [reason])
         overriding = (
             overriding_prompt(plan.target.spec.surface, plan.prompts[prompt_ref])
             if prompt_ref
             else contextlib.nullcontext()
         )
+        asked: list[approval.ApprovalRequest] = []
         try:
-            with overriding, approval.approving_as(approve_as) if approve_as else contextlib.nullcontext():
+            with contextlib.ExitStack() as stack:
+                stack.enter_context(overriding)
+                if approve_as:
+                    stack.enter_context(approval.approving_as(approve_as))
+                else:
+                    asked = stack.enter_context(approval.refusing_approvals("eval run without --approve-as"))
                 output = call_target(plan.target, plan.arguments[case.id])
         except Exception as exc:  # the surface raised (denied, fallback failed, a bug): the case fails
-            outcome = result("fail", 0.0, [f"the call raised {type(exc).__name__}: {scrub_text(str(exc))}"])
+            failure = f"the call raised {type(exc).__name__}: {scrub_text(str(exc))}"
+            outcome = result("skipped", None, [skip_reason]) if asked else result("fail", 0.0, [failure])
         else:
-            checks = [check(a, output, case, plan.functions) for a in case.assertions]
-            passed = all(c.passed for c in checks)
-            outcome = result("pass" if passed else "fail", _score(checks), [c.reason for c in checks if not c.passed],
-                             checks)  # fmt: skip
+            if asked:  # it asked, was denied, and a fallback answered: not the surface's answer to judge
+                outcome = result("skipped", None, [skip_reason])
+            else:
+                checks = [check(a, output, case, plan.functions) for a in case.assertions]
+                passed = all(c.passed for c in checks)
+                outcome = result("pass" if passed else "fail", _score(checks),
+                                 [c.reason for c in checks if not c.passed], checks)  # fmt: skip
+        if span is not None and outcome.status == "skipped":
+            span.set_attribute(semconv.GEN_AI_EVALUATION_EXPLANATION, f"skipped: {skip_reason}")
+            return outcome
         if span is not None:
             span.set_attribute(semconv.GEN_AI_EVALUATION_SCORE_VALUE, float(outcome.score or 0.0))
             span.set_attribute(semconv.GEN_AI_EVALUATION_SCORE_LABEL, outcome.status)
