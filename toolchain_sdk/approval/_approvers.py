@@ -30,10 +30,10 @@ __all__ = [
     "TOOLCHAIN_ENV",
     "acting_approver",
     "approving_as",
-    "refusing_approvals",
     "auto_approve",
     "callback",
     "deny_all",
+    "refusing_approvals",
 ]
 
 TOOLCHAIN_ENV: Final = "TOOLCHAIN_ENV"
