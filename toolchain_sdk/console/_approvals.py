@@ -16,9 +16,9 @@ import time
 from collections.abc import Sequence
 from typing import Any, Final, Literal
 
-from toolchain_sdk import approval
+from toolchain_sdk import approval, audit
 from toolchain_sdk.approval import ApprovalRecord, ApprovalStore, Decision, DecisionRefused
-from toolchain_sdk.console._errors import ActionRefused, audit_function
+from toolchain_sdk.console._errors import ActionRefused
 from toolchain_sdk.errors import ConfigError
 
 __all__ = ["DECIDED", "Action", "approval_json", "decide", "find", "history", "no_queue_yet", "pending", "record_audit"]
@@ -202,12 +202,9 @@ def _decision(record: ApprovalRecord, action: Action, *, by: str, reason: str, o
 def record_audit(record: ApprovalRecord, decision: Decision) -> None:
     """Append an ``approval_decision`` record to the audit chain, when one is configured, with the
     fields ``toolchain approvals`` records (the approver is the logged-in user)."""
-    append = audit_function("append_event")
-    if append is None:
-        return
     request = record.request
     try:
-        append("approval_decision", **approval.decision_event(request, decision))
+        audit.append_event("approval_decision", **approval.decision_event(request, decision))
     except Exception as exc:  # the decision stands; the operator is told the trail missed it
         _log.warning("toolchain console: the decision on %s was made but not recorded in the audit trail: %s",
                      request.id, exc)  # fmt: skip

@@ -1,13 +1,13 @@
 """The audit page's data: the chain's records, filtered by trace id and surface, with its
 verification status (``intact``, ``tampered`` or ``torn``) — through the audit package's own
-``read`` and ``verify``, imported on use."""
+``read`` and ``verify``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Final
 
-from toolchain_sdk.console._errors import audit_function
+from toolchain_sdk import audit
 
 __all__ = ["audit_view"]
 
@@ -36,19 +36,15 @@ def audit_view(path: Path, *, trace_id: str = "", surface: str = "") -> dict[str
     Returns a mapping with ``status`` and ``message`` (from ``verify``), ``records`` (each a
     mapping of its fields), ``total`` (how many matched) and ``problem`` (why nothing could be read).
     """
-    read, verify = audit_function("read"), audit_function("verify")
-    if read is None or verify is None:
-        return {"status": "unknown", "message": "", "records": [], "total": 0,
-                "problem": "this version of toolchain_sdk has no audit package (toolchain_sdk.audit)"}  # fmt: skip
     try:
-        result = verify(path)
+        result = audit.verify(path)
         status = str(_field(result, "status") or "unknown")
         message = str(_field(result, "message") or "")
     except Exception as exc:
         status, message = "unknown", f"could not verify: {type(exc).__name__}: {exc}"
     matched: list[dict[str, Any]] = []
     try:
-        for record in read(path):
+        for record in audit.read(path):
             if trace_id and str(_field(record, "trace_id") or "") != trace_id:
                 continue
             if surface and str(_field(record, "surface") or "") != surface:

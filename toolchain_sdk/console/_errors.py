@@ -1,26 +1,8 @@
-"""``ActionRefused``: why a console action did not happen, with the HTTP status that says so; and
-``audit_function``: the audit package's functions, when that package is installed."""
+"""``ActionRefused``: why a console action did not happen, with the HTTP status that says so."""
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
-from typing import Any
-
-__all__ = ["ActionRefused", "audit_function"]
-
-
-def audit_function(name: str) -> Callable[..., Any] | None:
-    """``toolchain_sdk.audit.<name>``, or ``None`` when this version has no audit package (or no such function).
-
-    Imported on use, so the console works (without audit records) where audit is absent.
-    """
-    try:
-        module = importlib.import_module("toolchain_sdk.audit")
-    except ImportError:
-        return None
-    found = getattr(module, name, None)
-    return found if callable(found) else None
+__all__ = ["ActionRefused"]
 
 
 class ActionRefused(Exception):

@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from toolchain_sdk import inventory
-from toolchain_sdk.console._errors import ActionRefused, audit_function
+from toolchain_sdk import audit, inventory
+from toolchain_sdk.console._errors import ActionRefused
 from toolchain_sdk.errors import ConfigError
 from toolchain_sdk.flags import TOOLCHAIN_KILL, FlagEntry, FlagFile, change_event, parse_duration
 
@@ -182,10 +182,7 @@ def change_flag(
 def _audit(flags: FlagFile, change: Any, ttl: str | None) -> None:
     """Append a ``flag_change`` record to the audit chain, when one is configured, with the fields
     ``toolchain kill`` records (the actor is the logged-in user)."""
-    append = audit_function("append_event")
-    if append is None:
-        return
     try:
-        append("flag_change", **change_event(flags, change, ttl))
+        audit.append_event("flag_change", **change_event(flags, change, ttl))
     except Exception as exc:  # the change stands; the operator is told the trail missed it
         _log.warning("toolchain console: the flag change was made but not recorded in the audit trail: %s", exc)
