@@ -18,7 +18,6 @@ from opentelemetry.util import types as otel_types
 
 from toolchain_sdk import audit, config, semconv
 from toolchain_sdk._core.capture import Captured
-from toolchain_sdk.redaction import active_policy
 
 if TYPE_CHECKING:
     from toolchain_sdk._core.call import CallRecord
@@ -121,7 +120,7 @@ def build_record(
             prompt_sha256=prompt.sha256, prompt_source="file" if prompt.source is not None else "code",
         )  # fmt: skip
     if content:
-        fields["redaction_policy"] = active_policy().version
+        fields["redaction_policy"] = attrs.get(semconv.REDACTION_POLICY)  # what _capture redacted with
         truncated = []
         for name, captured in content.items():
             fields[name] = captured.value
