@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import json
 import sqlite3
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -324,17 +323,23 @@ def test_configure_reports_an_invalid_toolchain_audit(monkeypatch: pytest.Monkey
         tc.configure(exporter="none")
 
 
-def test_no_warning_noise_when_audit_is_off() -> None:
-    """Audit off: a call writes nothing and warns nothing."""
+def test_audit_off_writes_nothing_and_says_nothing(
+    spans: SpanRecorder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Audit off: no record id or audit error on the span, no spool file, no audit log line."""
+    monkeypatch.chdir(tmp_path)
     audit.use_sink(None)
 
-    @tc.governed_call("audit.off")
-    def reply() -> str:
+    @tc.governed_call("audit.off", risk="high", fallback=_fallback, approval=tc.approval.not_required(reason="t"))
+    def reply(ticket: str) -> str:
         return "ok"
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert reply() == "ok"
+    with caplog.at_level("DEBUG"):
+        assert reply("t") == "ok"
+    attrs = spans.one("audit.off").attributes or {}
+    assert semconv.AUDIT_RECORD_ID not in attrs and semconv.AUDIT_ERROR_TYPE not in attrs
+    assert not (tmp_path / ".toolchain").exists()
+    assert [r for r in caplog.records if "audit" in r.getMessage().lower()] == []
 
 
 KEY = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0"  # an OpenAI-shaped key (not a real one)
