@@ -80,7 +80,7 @@ def _json(sheet: ControlSheet) -> str:
 
 def _csv(sheet: ControlSheet) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180; it also quotes a field holding a lone \r
     writer.writerow(FIELDS)
     for row in sheet.surfaces:
         data = row.to_json()
